@@ -1,0 +1,22 @@
+"""A local sandbox of PersistIq's v1 API for the offline demo, the tests and the benchmarks.
+
+Standard library only: it must run where neither dagster nor dlt is wanted.
+
+Example:
+    with SandboxServer(SandboxConfig(leads=500)) as sandbox:
+        url = sandbox.base_url + "leads"  # send header x-api-key: sandbox-key
+"""
+
+from analytics_assets.sandbox.data import ALL_NULL_COLUMN
+from analytics_assets.sandbox.defects import DEFECTS
+from analytics_assets.sandbox.fakes import GENERATED_UNTIL
+from analytics_assets.sandbox.server import LoggedRequest, SandboxConfig, SandboxServer
+
+__all__ = [
+    "ALL_NULL_COLUMN",
+    "DEFECTS",
+    "GENERATED_UNTIL",
+    "LoggedRequest",
+    "SandboxConfig",
+    "SandboxServer",
+]

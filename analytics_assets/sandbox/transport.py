@@ -1,0 +1,115 @@
+"""HTTP plumbing for the sandbox: a fast keep-alive server on 127.0.0.1 that delegates answers.
+
+The responder (``SandboxServer``) turns a request into a ``Response``; this module only moves
+bytes, quickly: HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY, one write per response, no
+per-request logging, and idle connections closed on shutdown.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import Any, Protocol
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Response:
+    """What the handler writes: status, JSON body, extra headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Responder(Protocol):
+    """Answers one request; called from the connection's handler thread."""
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Response:
+        """``target`` is the path and query string; header lookup is case-insensitive."""
+        ...
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection for every page
+    # Without TCP_NODELAY, Nagle + delayed ACK stall every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
+    server: LoopbackServer
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET  # the responder answers 405
+
+    def _answer(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        if length.isdigit() and int(length):
+            self.rfile.read(int(length))  # drain a body so the connection stays usable
+        response = self.server.responder.handle(self.command, self.path, self.headers)
+        head = [
+            f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers.items()),
+        ]
+        if self.close_connection:
+            head.append("Connection: close")
+        # One write: headers and body leave in the same segment(s).
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: per-request stderr lines would swamp test and benchmark output."""
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threading HTTP server on 127.0.0.1 that can close its idle keep-alive connections."""
+
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not make stop() wait
+    request_queue_size = 128
+
+    def __init__(self, port: int, responder: Responder) -> None:
+        self.responder = responder
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__((HOST, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse-DNS lookup of the host; not needed here.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = HOST, self.server_address[1]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut open connections so their handler threads see EOF and end."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up mid-response is normal (timeouts, stop()); anything else is a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)

@@ -1,0 +1,84 @@
+"""``python -m analytics_assets.sandbox``: starts, reports its port, serves, exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+import analytics_assets
+
+ROOT = Path(analytics_assets.__file__).resolve().parent.parent
+STARTUP_TIMEOUT = 30.0
+
+
+def environment() -> dict[str, str]:
+    """This environment with the repository importable, installed or not."""
+    path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def wait_for_port(path: Path, process: subprocess.Popen[str]) -> int:
+    """Poll the port file until the server has written it; fail fast if the process dies."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"sandbox exited {process.returncode}: {process.stderr.read()}")
+        text = path.read_text() if path.exists() else ""
+        if text.strip():
+            return int(text)
+        time.sleep(0.02)  # a poll interval, not a wait for readiness
+    raise AssertionError(f"no port file after {STARTUP_TIMEOUT} s")
+
+
+def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    command = [sys.executable, "-m", "analytics_assets.sandbox", "--port", "0",
+               "--port-file", str(port_file), "--leads", "150", "--api-key", "cli-key",
+               "--page-mode", "token", "--defect", "null_email"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = wait_for_port(port_file, process)
+        assert process.stdout is not None
+        assert process.stdout.readline() == (
+            f"analytics-sandbox listening on http://127.0.0.1:{port}/v1/\n"
+        )
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.get(f"http://127.0.0.1:{port}/v1/leads",
+                                   headers={"x-api-key": "cli-key"}, timeout=10)
+        assert response.status_code == 200
+        body = response.json()
+        assert len(body["leads"]) == 100
+        assert body["has_more"] is True and not body["next_page"].startswith("http")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert process.stdout.read() == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def test_cli_rejects_an_unknown_defect() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "analytics_assets.sandbox", "--defect", "bogus"],
+        env=environment(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "null_email" in result.stderr and result.stdout == ""
+
+
+def test_the_sandbox_imports_neither_dagster_nor_dlt() -> None:
+    code = ("import sys, analytics_assets.sandbox.__main__; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dlt'}))")
+    result = subprocess.run([sys.executable, "-c", code], env=environment(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
