@@ -1,0 +1,70 @@
+"""Typed settings, read from the environment at run time (never at import time).
+
+The Dagster UI must open with no secret set, so nothing here runs on import: assets call
+``load_settings()`` when they execute.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""Relative paths in settings resolve against the project directory, not the caller's cwd."""
+
+SEED_BASE_URL = "https://api.example.com/v1/"
+SEED_KEY_HEADER = "api_key"
+API_KEY_VARIABLE = "ANALYTICS_API_KEY"
+DLT_SECRET_NAME = "api_key"  # the seed reads dlt.secrets["api_key"]
+
+
+class MissingApiKeyError(RuntimeError):
+    """Raised when a sync starts without an API key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a sync needs to know about where to read and where to write."""
+
+    base_url: str = SEED_BASE_URL
+    key_header: str = SEED_KEY_HEADER
+    duckdb_path: Path = PROJECT_DIR / "data" / "analytics.duckdb"
+    dlt_dir: Path = PROJECT_DIR / "data" / "dlt"
+    api_key: str | None = field(default=None, repr=False)
+
+    def require_api_key(self) -> str:
+        """The API key, or a clear error naming the variable that provides it."""
+        if self.api_key:
+            return self.api_key
+        raise MissingApiKeyError(
+            f"No API key: set {API_KEY_VARIABLE} in the environment (or `{DLT_SECRET_NAME}` in "
+            ".dlt/secrets.toml, the dlt way) before materializing the analytics_api assets."
+        )
+
+
+def _path(value: str | Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
+def _dlt_secret_api_key() -> str | None:
+    # dlt's own lookup: env API_KEY, then .dlt/secrets.toml in the working directory.
+    import dlt
+
+    value = dlt.secrets.get(DLT_SECRET_NAME)
+    return str(value) if value else None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    return Settings(
+        base_url=env.get("ANALYTICS_API_BASE_URL") or defaults.base_url,
+        key_header=env.get("ANALYTICS_API_KEY_HEADER") or defaults.key_header,
+        duckdb_path=_path(env.get("ANALYTICS_DUCKDB_PATH") or defaults.duckdb_path),
+        dlt_dir=_path(env.get("ANALYTICS_DLT_DIR") or defaults.dlt_dir),
+        api_key=env.get(API_KEY_VARIABLE) or _dlt_secret_api_key(),
+    )

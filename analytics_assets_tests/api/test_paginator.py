@@ -1,0 +1,94 @@
+"""next_page pagination through dlt's REST client against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
+from dlt.sources.rest_api import rest_api_source
+
+from analytics_assets.api.paginator import NextPagePaginator
+from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets_tests.conftest import TEST_KEY
+
+
+def _client(server: SandboxServer, paginator: NextPagePaginator) -> RESTClient:
+    auth = APIKeyAuth(name=server.config.key_header, api_key=TEST_KEY, location="header")
+    return RESTClient(base_url=server.base_url, auth=auth, paginator=paginator)
+
+
+def _ids(pages: Iterator[list[dict]]) -> list[str]:
+    return [record["id"] for page in pages for record in page]
+
+
+@pytest.fixture(scope="module", params=["url", "token"])
+def changed_server(request: pytest.FixtureRequest) -> Iterator[tuple[SandboxServer, list[str]]]:
+    """Small pages and 35 changed leads, so a filtered read spans four pages."""
+    config = SandboxConfig(api_key=TEST_KEY, leads=200, page_size=10, page_mode=request.param)
+    with SandboxServer(config) as server:
+        yield server, server.change_leads(35)
+
+
+def test_filters_of_the_first_request_stay_on_every_page(
+    changed_server: tuple[SandboxServer, list[str]],
+) -> None:
+    server, changed = changed_server
+    server.clear_log()
+    cutoff = "2025-06-01T00:00:00Z"  # after every generated update, before change_leads()
+    pages = _client(server, NextPagePaginator()).paginate(
+        "leads", params={"updated_after": cutoff}, data_selector="leads"
+    )
+
+    ids = _ids(pages)
+
+    assert sorted(ids) == sorted(changed)
+    assert len(server.request_log) == 4
+    assert all(entry.query.get("updated_after") == cutoff for entry in server.request_log)
+
+
+def test_pages_are_counted_for_progress(sandbox: SandboxServer) -> None:
+    seen: list[int] = []
+
+    ids = _ids(
+        _client(sandbox, NextPagePaginator(on_page=seen.append)).paginate(
+            "leads", data_selector="leads"
+        )
+    )
+
+    assert seen == [100] * 25
+    assert ids == [record["id"] for record in sandbox.records("leads")]
+
+
+def test_a_single_page_without_pagination_keys_is_read_once(sandbox: SandboxServer) -> None:
+    sandbox.clear_log()
+
+    ids = _ids(_client(sandbox, NextPagePaginator()).paginate("users", data_selector="users"))
+
+    assert ids == [record["id"] for record in sandbox.records("users")]
+    assert [(entry.path, entry.page) for entry in sandbox.request_log] == [("/v1/users", 1)]
+
+
+def test_the_seed_config_taken_literally_stops_after_page_one(sandbox: SandboxServer) -> None:
+    """Why NextPagePaginator exists: dlt's cursor paginator reads `cursors.next`."""
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": sandbox.base_url,
+                "auth": {"type": "api_key", "name": "x-api-key", "api_key": TEST_KEY},
+            },
+            "resources": [
+                {
+                    "name": "leads",
+                    "endpoint": {
+                        "path": "/leads",
+                        "data_selector": "leads",
+                        "paginator": {"type": "cursor", "cursor_param": "next_page"},
+                    },
+                }
+            ],
+        }
+    )
+
+    assert len(list(source.resources["leads"])) == 100

@@ -1,0 +1,47 @@
+"""Settings: read lazily, relative paths anchored in the project, the key kept out of reprs."""
+
+from pathlib import Path
+
+import pytest
+
+from analytics_assets.settings import PROJECT_DIR, MissingApiKeyError, Settings, load_settings
+
+
+def test_defaults_are_the_seeds() -> None:
+    settings = load_settings({})
+
+    assert settings.base_url == "https://api.example.com/v1/"
+    assert settings.key_header == "api_key"
+    assert settings.duckdb_path == PROJECT_DIR / "data" / "analytics.duckdb"
+    assert settings.dlt_dir == PROJECT_DIR / "data" / "dlt"
+    assert settings.api_key is None
+
+
+def test_variables_override_and_relative_paths_resolve_in_the_project(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "ANALYTICS_API_BASE_URL": "https://api.persistiq.com/v1/",
+            "ANALYTICS_API_KEY": "k-123",
+            "ANALYTICS_API_KEY_HEADER": "x-api-key",
+            "ANALYTICS_DUCKDB_PATH": "elsewhere/w.duckdb",
+            "ANALYTICS_DLT_DIR": str(tmp_path),
+        }
+    )
+
+    assert settings.base_url == "https://api.persistiq.com/v1/"
+    assert settings.require_api_key() == "k-123"
+    assert settings.key_header == "x-api-key"
+    assert settings.duckdb_path == PROJECT_DIR / "elsewhere" / "w.duckdb"
+    assert settings.dlt_dir == tmp_path
+    assert "k-123" not in repr(settings)
+
+
+def test_the_seeds_dlt_secret_is_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY", "from-dlt-secrets")  # what dlt.secrets["api_key"] reads
+
+    assert load_settings({}).api_key == "from-dlt-secrets"
+
+
+def test_a_missing_key_names_the_variable() -> None:
+    with pytest.raises(MissingApiKeyError, match="set ANALYTICS_API_KEY"):
+        Settings().require_api_key()
