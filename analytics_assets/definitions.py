@@ -1,0 +1,13 @@
+"""The code location: composes the one ``Definitions`` from explicit lists, nothing else."""
+
+import dagster as dg
+
+from analytics_assets.automation import analytics_api_sync
+from analytics_assets.ingest.assets import analytics_api_raw
+from analytics_assets.ingest.resource import AnalyticsDltResource
+
+defs = dg.Definitions(
+    assets=[analytics_api_raw],
+    jobs=[analytics_api_sync],
+    resources={"dlt": AnalyticsDltResource()},
+)

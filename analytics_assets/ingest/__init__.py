@@ -1,0 +1,1 @@
+"""Ingest: the dlt pipeline wrapped as Dagster assets, one per API resource."""

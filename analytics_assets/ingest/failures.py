@@ -1,0 +1,84 @@
+"""Turning a failed sync into one clear Dagster failure: resource, URL, status, what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dagster as dg
+from dlt.extract.exceptions import ResourceExtractionError
+from requests import HTTPError
+
+from analytics_assets.api.paginator import PaginationLoopError
+from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+ADVICE = {
+    401: f"check {API_KEY_VARIABLE} and ANALYTICS_API_KEY_HEADER (PersistIq expects x-api-key)",
+    403: f"the key in {API_KEY_VARIABLE} lacks access to this endpoint",
+    404: "check ANALYTICS_API_BASE_URL (it should end in /v1/)",
+    429: "the API's rate limit was hit; lower the request rate or retry later",
+}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def redact_url(url: str, secret: str | None) -> str:
+    """``url`` with any query value equal to ``secret`` replaced by ``***``."""
+    if not secret:
+        return url
+    split = urlsplit(url)
+    query = [(k, "***" if v == secret else v) for k, v in parse_qsl(split.query, True)]
+    return urlunsplit(split._replace(query=urlencode(query)))
+
+
+def _api_error(error: HTTPError) -> str:
+    try:
+        body = error.response.json()
+    except ValueError:
+        return ""
+    detail = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(detail, dict):
+        return ""
+    return ": ".join(str(part) for part in (detail.get("reason"), detail.get("message")) if part)
+
+
+def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
+    """A ``dg.Failure`` describing ``exc`` for people, or None if it is not a known kind.
+
+    Client errors (4xx but 429) and configuration errors do not allow Dagster retries: retrying
+    cannot fix a wrong key or URL.
+    """
+    chain = list(_chain(exc))
+    resource = next(
+        (e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), "the API"
+    )
+    for error in chain:
+        if isinstance(error, MissingApiKeyError):
+            return dg.Failure(description=str(error), allow_retries=False)
+        if isinstance(error, PaginationLoopError):
+            return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
+        if isinstance(error, HTTPError) and error.response is not None:
+            response = error.response
+            status = response.status_code
+            url = redact_url(response.url, api_key)
+            api_says = _api_error(error)
+            advice = ADVICE.get(status, "retry later" if status >= 500 else "check the request")
+            description = (
+                f"{resource}: GET {url} answered {status}"
+                + (f" ({api_says})" if api_says else "")
+                + f"; {advice}."
+            )
+            return dg.Failure(
+                description=description,
+                metadata={"resource": resource, "url": url, "status": status},
+                allow_retries=status in RETRYABLE_STATUSES,
+            )
+    return None

@@ -1,0 +1,219 @@
+"""The analytics_api_sync job end to end: sandbox over HTTP -> dlt -> Dagster -> DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from analytics_assets.ingest.specs import raw_asset_key
+from analytics_assets.sandbox import ALL_NULL_COLUMN, SandboxConfig, SandboxServer
+from analytics_assets.schema import LEADS, TABLES, TABLES_BY_NAME
+from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.expected import DUCKDB_TYPES, expected_rows, select_declared
+
+LEAD_PAGES = 25  # the default sandbox: 2,500 leads, 100 per page
+
+
+def _ids(path: Path, table: str) -> list[str]:
+    return [row[0] for row in query(path, f"SELECT id FROM analytics_api.{table}")]
+
+
+@pytest.mark.parametrize("mode", ["url", "token"])
+def test_every_page_of_every_resource_loads(
+    mode: str,
+    sandbox: SandboxServer,
+    token_sandbox: SandboxServer,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = sandbox if mode == "url" else token_sandbox
+    use_api(monkeypatch, server)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    for table in TABLES:
+        ids = _ids(warehouse, table.name)
+        assert len(ids) == len(set(ids))
+        assert set(ids) == {record["id"] for record in server.records(table.name)}
+    lead_pages = [entry for entry in server.request_log if entry.resource == "leads"]
+    assert [entry.page for entry in lead_pages] == list(range(1, LEAD_PAGES + 1))
+    if mode == "token":
+        assert all("next_page" in entry.query for entry in lead_pages[1:])
+
+
+def test_rows_hold_exactly_the_served_values(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+
+    assert run_sync().success
+
+    for table in TABLES:
+        assert set(query(warehouse, select_declared(table))) == expected_rows(sandbox, table)
+
+
+def test_every_declared_column_has_its_declared_type(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+
+    assert run_sync().success
+
+    for table in TABLES:
+        columns = {
+            name: (data_type, nullable)
+            for name, data_type, nullable in query(
+                warehouse,
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                f"WHERE table_schema = 'analytics_api' AND table_name = '{table.name}'",
+            )
+        }
+        declared = {
+            column.name: (DUCKDB_TYPES[column.type], "NO" if column.name == "id" else "YES")
+            for column in table.columns
+        }
+        assert {name: columns.get(name) for name in declared} == declared
+        assert set(columns) - set(declared) == {"_dlt_id", "_dlt_load_id"}  # no variants
+
+
+def test_a_column_null_in_every_row_still_exists_with_its_type(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table, column = ALL_NULL_COLUMN
+    assert all(record.get(column) is None for record in sandbox.records(table))
+    use_api(monkeypatch, sandbox)
+
+    assert run_sync().success
+
+    assert query(
+        warehouse,
+        f"SELECT COUNT(*), COUNT({column}), typeof(ANY_VALUE({column})) "
+        f"FROM analytics_api.{table}",
+    ) == [(len(sandbox.records(table)), 0, DUCKDB_TYPES[TABLES_BY_NAME[table].column(column).type])]
+
+
+def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=450)) as server:
+        use_api(monkeypatch, server)
+        assert run_sync().success
+        changed = server.change_leads(30)
+        before = {row[0]: row for row in query(warehouse, select_declared(LEADS))}
+
+        second = run_sync()  # a second materialization in the same process (dagster#34052)
+
+        assert second.success, step_failure(second)
+        after = query(warehouse, select_declared(LEADS))
+        assert len(after) == 450
+        assert set(after) == expected_rows(server, LEADS)
+        assert {row[0] for row in after if before[row[0]] != row} == set(changed)
+
+
+def test_materializations_carry_row_counts_table_names_and_column_docs(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+
+    result = run_sync()
+
+    assert result.success
+    materializations = {
+        event.asset_key: event.metadata for event in result.get_asset_materialization_events()
+        for event in [event.event_specific_data.materialization]
+    }
+    assert set(materializations) == {raw_asset_key(table) for table in TABLES}
+    for table in TABLES:
+        metadata = materializations[raw_asset_key(table)]
+        count = len(sandbox.records(table.name))
+        assert metadata["dagster/row_count"].value == count
+        assert metadata["rows_loaded"].value == count
+        assert metadata["dagster/table_name"].value == f"analytics_api.{table.name}"
+        schema = metadata["dagster/column_schema"].value
+        assert [(c.name, c.description) for c in schema.columns] == [
+            (c.name, c.description) for c in table.columns
+        ]
+
+
+def test_an_empty_load_reports_zero_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=0, campaigns=0)) as server:
+        use_api(monkeypatch, server)
+
+        result = run_sync()
+
+        assert result.success, step_failure(result)
+        counts = {
+            event.asset_key: event.event_specific_data.materialization.metadata[
+                "dagster/row_count"
+            ].value
+            for event in result.get_asset_materialization_events()
+        }
+        assert counts == {
+            raw_asset_key(TABLES_BY_NAME["users"]): len(server.records("users")),
+            raw_asset_key(TABLES_BY_NAME["leads"]): 0,
+            raw_asset_key(TABLES_BY_NAME["campaigns"]): 0,
+        }
+
+
+def test_without_a_key_the_run_fails_at_once_naming_the_variable(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox, key=None)
+
+    result = run_sync()
+
+    assert not result.success
+    assert "ANALYTICS_API_KEY" in step_failure(result)
+    assert sandbox.request_log == []
+
+
+def test_a_wrong_key_fails_with_an_auth_error_after_one_request(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox, key="wrong-key-31337")
+
+    result = run_sync()
+
+    assert not result.success
+    message = step_failure(result)
+    assert "users: GET " + sandbox.base_url + "users" in message
+    assert "answered 401 (unauthorized" in message
+    assert "ANALYTICS_API_KEY" in message
+    assert "wrong-key-31337" not in message
+    requests = [(entry.path, entry.status) for entry in sandbox.request_log]
+    assert requests == [("/v1/users", 401)]  # the first answer stops the run: no retries
+
+
+def test_the_api_key_appears_in_no_event_and_no_file(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = run_sync(instance)
+
+    assert result.success
+    events = instance.all_logs(result.run_id)
+    assert len(events) > 10
+    assert not [event for event in events if TEST_KEY in repr(event)]
+    files = [path for path in warehouse.parent.rglob("*") if path.is_file()]
+    assert warehouse in files
+    assert not [path for path in files if TEST_KEY.encode() in path.read_bytes()]
+
+
+def test_progress_is_logged_per_resource(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = run_sync(instance)
+
+    messages = [event.user_message for event in instance.all_logs(result.run_id)]
+    assert (
+        "sync finished: users 1 pages / 25 rows; leads 25 pages / 2,500 rows; "
+        "campaigns 1 pages / 40 rows"
+    ) in messages
