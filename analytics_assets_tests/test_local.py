@@ -1,0 +1,20 @@
+"""`make demo`: one offline sync against the sandbox into DuckDB, rows printed per table."""
+
+from pathlib import Path
+
+import pytest
+
+from analytics_assets.local import demo
+from analytics_assets_tests.conftest import query
+
+
+def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo() == 0
+
+    out = capsys.readouterr().out
+    assert "analytics_api_sync succeeded" in out
+    for table, count in (("users", 25), ("leads", 2500), ("campaigns", 40)):
+        assert query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table}") == [(count,)]
+        assert f"analytics_api.{table:<10} {count:>8,}" in out
