@@ -3,11 +3,13 @@
 import dagster as dg
 
 from analytics_assets.automation import analytics_api_sync
+from analytics_assets.checks.assets import analytics_api_checks
 from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.resource import AnalyticsDltResource
 
 defs = dg.Definitions(
     assets=[analytics_api_raw],
+    asset_checks=[analytics_api_checks],
     jobs=[analytics_api_sync],
     resources={"dlt": AnalyticsDltResource()},
 )

@@ -1,0 +1,1 @@
+"""Asset checks of the raw tables, generated from schema.py."""

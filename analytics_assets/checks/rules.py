@@ -1,0 +1,262 @@
+"""The check kinds: each one a set-based SQL rule over a raw table, derived from schema.py.
+
+A rule reports the offending row count, up to ``SAMPLE_SIZE`` sample ids and details; no row is
+ever looped over in Python. ERROR rules block the models downstream; WARN rules inform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from analytics_assets.schema import TABLES_BY_NAME, Column, Table
+from analytics_assets.warehouse import Warehouse
+
+SAMPLE_SIZE = 10
+DLT_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id"})
+VARIANT_MARKER = "__v_"  # dlt stores values it cannot coerce in `<column>__v_<type>` columns
+EMAIL_PATTERN = "_%@_%._%"  # portable LIKE: something@something.something
+
+Severity = Literal["ERROR", "WARN"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule found in one table."""
+
+    offending_rows: int
+    sample_ids: list[str]
+    details: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # set when the table cannot be checked at all
+
+    @property
+    def passed(self) -> bool:
+        return self.offending_rows == 0 and self.problem is None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of check, applied to every table it ``applies_to``."""
+
+    name: str
+    description: str
+    severity: Severity
+    applies_to: Callable[[Table], bool]
+    evaluate: Callable[[Warehouse, Table], Finding]
+
+
+def _offenders(warehouse: Warehouse, table: Table, condition: str) -> tuple[int, list[str]]:
+    qualified = warehouse.table(table.name)
+    key = warehouse.column(table.primary_key)
+    count = warehouse.scalar(f"SELECT COUNT(*) FROM {qualified} WHERE {condition}")
+    samples = warehouse.rows(
+        f"SELECT {key} FROM {qualified} WHERE {condition} ORDER BY {key} LIMIT {SAMPLE_SIZE}"
+    )
+    return int(count or 0), [str(row[0]) for row in samples]
+
+
+def _any(warehouse: Warehouse, columns: list[str], predicate: str) -> str:
+    return " OR ".join(predicate.format(warehouse.column(name)) for name in columns) or "1 = 0"
+
+
+def _per_column(
+    warehouse: Warehouse, table: Table, columns: list[str], predicate: str
+) -> dict[str, int]:
+    if not columns:
+        return {}
+    sums = ", ".join(
+        f"SUM(CASE WHEN {predicate.format(warehouse.column(name))} THEN 1 ELSE 0 END)"
+        for name in columns
+    )
+    row = warehouse.rows(f"SELECT {sums} FROM {warehouse.table(table.name)}")[0]
+    return {name: int(value or 0) for name, value in zip(columns, row, strict=True) if value}
+
+
+def _rule_over_columns(
+    columns_of: Callable[[Table], list[Column]], predicate: str
+) -> Callable[[Warehouse, Table], Finding]:
+    """A rule flagging rows where ``predicate`` ("{}" is the column) holds for any column."""
+
+    def evaluate(warehouse: Warehouse, table: Table) -> Finding:
+        present = warehouse.columns(table.name)
+        if not present:
+            return Finding(0, [], problem=f"table {table.name} does not exist")
+        names = [column.name for column in columns_of(table) if column.name in present]
+        count, samples = _offenders(warehouse, table, _any(warehouse, names, predicate))
+        by_column = _per_column(warehouse, table, names, predicate)
+        return Finding(count, samples, {"offending_rows_by_column": by_column})
+
+    return evaluate
+
+
+def _required(table: Table) -> list[Column]:
+    return [column for column in table.columns if not column.nullable]
+
+
+def _emails(table: Table) -> list[Column]:
+    return [column for column in table.columns if column.format == "email"]
+
+
+def _counts(table: Table) -> list[Column]:
+    return [column for column in table.columns if column.type == "integer"]
+
+
+def _column_types(warehouse: Warehouse, table: Table) -> Finding:
+    present = warehouse.columns(table.name)
+    if not present:
+        return Finding(0, [], problem=f"table {table.name} does not exist")
+    declared = {column.name: warehouse.sql_type(column.type) for column in table.columns}
+    missing = sorted(name for name in declared if name not in present)
+    wrong = {
+        name: present[name]
+        for name, expected in declared.items()
+        if name in present and present[name] != expected
+    }
+    variants = sorted(name for name in present if VARIANT_MARKER in name)
+    count, samples = _offenders(warehouse, table, _any(warehouse, variants, "{} IS NOT NULL"))
+    details: dict[str, Any] = {
+        "missing_columns": missing,
+        "wrong_types": wrong,
+        "variant_columns": variants,
+        "expected_types": declared,
+    }
+    problem = None
+    if missing or wrong:
+        problem = f"missing columns {missing}, wrong types {wrong}"
+    return Finding(count, samples, details, problem)
+
+
+def _duplicates(warehouse: Warehouse, qualified: str, key: str) -> tuple[int, list[str]]:
+    duplicated = f"SELECT {key} FROM {qualified} GROUP BY {key} HAVING COUNT(*) > 1"
+    count = warehouse.scalar(f"SELECT COUNT(*) FROM ({duplicated}) AS d")
+    samples = warehouse.rows(f"{duplicated} ORDER BY {key} LIMIT {SAMPLE_SIZE}")
+    return int(count or 0), [str(row[0]) for row in samples]
+
+
+def _primary_key(warehouse: Warehouse, table: Table) -> Finding:
+    """Unique and not null in the table, and unique in the last load of it.
+
+    dlt's merge keeps one row per id, so a duplicate the API served (the same id on two pages,
+    which can hide a skipped record) is only visible in the staging copy of the last load.
+    """
+    if not warehouse.columns(table.name):
+        return Finding(0, [], problem=f"table {table.name} does not exist")
+    key = warehouse.column(table.primary_key)
+    null_ids = int(
+        warehouse.scalar(f"SELECT COUNT(*) FROM {warehouse.table(table.name)} WHERE {key} IS NULL")
+        or 0
+    )
+    in_table, table_samples = _duplicates(warehouse, warehouse.table(table.name), key)
+    in_load, load_samples = 0, []
+    if table.name in warehouse.tables(staging=True):
+        in_load, load_samples = _duplicates(warehouse, warehouse.table(table.name, True), key)
+    samples = sorted(set(table_samples) | set(load_samples))[:SAMPLE_SIZE]
+    details = {
+        "null_ids": null_ids,
+        "duplicate_ids_in_table": in_table,
+        "duplicate_ids_in_last_load": in_load,
+    }
+    return Finding(null_ids + in_table + in_load, samples, details)
+
+
+def _schema_drift(warehouse: Warehouse, table: Table) -> Finding:
+    present = warehouse.columns(table.name)
+    if not present:
+        return Finding(0, [], problem=f"table {table.name} does not exist")
+    declared = {column.name for column in table.columns}
+    undeclared = sorted(
+        name
+        for name in present
+        if name not in declared and name not in DLT_COLUMNS and VARIANT_MARKER not in name
+    )
+    child_tables = sorted(
+        name for name in warehouse.tables() if name.startswith(f"{table.name}__")
+    )
+    count, samples = _offenders(warehouse, table, _any(warehouse, undeclared, "{} IS NOT NULL"))
+    details = {"undeclared_columns": undeclared, "undeclared_child_tables": child_tables}
+    problem = f"undeclared child tables {child_tables}" if child_tables else None
+    return Finding(count, samples, details, problem)
+
+
+def _references(warehouse: Warehouse, table: Table) -> Finding:
+    present = warehouse.columns(table.name)
+    if not present:
+        return Finding(0, [], problem=f"table {table.name} does not exist")
+    conditions = []
+    for column in table.columns:
+        if column.references and column.name in present:
+            target_table, target_column = column.references.split(".")
+            target = warehouse.table(TABLES_BY_NAME[target_table].name)
+            name, target_key = warehouse.column(column.name), warehouse.column(target_column)
+            conditions.append(
+                (
+                    column.name,
+                    f"({name} IS NOT NULL AND NOT EXISTS "
+                    f"(SELECT 1 FROM {target} AS r WHERE r.{target_key} = {name}))",
+                )
+            )
+    where = " OR ".join(condition for _, condition in conditions) or "1 = 0"
+    count, samples = _offenders(warehouse, table, where)
+    by_column = {
+        name: _offenders(warehouse, table, condition)[0] for name, condition in conditions
+    }
+    return Finding(count, samples, {"offending_rows_by_column": by_column})
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "not_null",
+        "Every field the seed declares non-nullable has no nulls.",
+        "ERROR",
+        lambda table: bool(_required(table)),
+        _rule_over_columns(_required, "{} IS NULL"),
+    ),
+    Rule(
+        "column_types",
+        "Every declared column exists with its declared type; no dlt variant columns.",
+        "ERROR",
+        lambda table: True,
+        _column_types,
+    ),
+    Rule(
+        "primary_key",
+        "id is unique and not null, also within the last load.",
+        "ERROR",
+        lambda table: True,
+        _primary_key,
+    ),
+    Rule(
+        "email_format",
+        "Email columns look like an email address.",
+        "ERROR",
+        lambda table: bool(_emails(table)),
+        _rule_over_columns(
+            _emails,
+            f"({{0}} IS NOT NULL AND NOT ({{0}} LIKE '{EMAIL_PATTERN}' "
+            "AND {0} NOT LIKE '% %' AND {0} NOT LIKE '%@%@%'))",
+        ),
+    ),
+    Rule(
+        "schema_drift",
+        "Columns or child tables the schema does not declare.",
+        "WARN",
+        lambda table: True,
+        _schema_drift,
+    ),
+    Rule(
+        "references",
+        "Ids that point at users exist in users.id.",
+        "WARN",
+        lambda table: any(column.references for column in table.columns),
+        _references,
+    ),
+    Rule(
+        "non_negative_counts",
+        "Counters are not negative.",
+        "WARN",
+        lambda table: bool(_counts(table)),
+        _rule_over_columns(_counts, "{} < 0"),
+    ),
+)
+RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -1,0 +1,94 @@
+"""Set-based SQL against the destination, through dlt's SQL client.
+
+Checks and models talk to the warehouse only through this class, in standard SQL, so that they
+run wherever dlt loads. What differs per destination (type names) is isolated and named here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dlt.destinations.sql_client import SqlClientBase
+
+from analytics_assets.schema import FieldType
+from analytics_assets.settings import Settings
+
+SQL_TYPES: dict[str, dict[FieldType, str]] = {
+    # information_schema.columns.data_type of each declared type, per dlt destination type
+    "duckdb": {"string": "VARCHAR", "boolean": "BOOLEAN", "integer": "BIGINT"},
+    "postgres": {"string": "CHARACTER VARYING", "boolean": "BOOLEAN", "integer": "BIGINT"},
+}
+
+
+class Warehouse:
+    """A thin, typed view of a dlt SQL client bound to the raw dataset.
+
+    Args:
+        client: An open dlt SQL client.
+        destination_type: dlt's destination type name, e.g. ``duckdb``.
+    """
+
+    def __init__(self, client: SqlClientBase[Any], destination_type: str) -> None:
+        self.client = client
+        self.destination_type = destination_type
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (``%s`` placeholders for ``args``)."""
+        return [tuple(row) for row in self.client.execute_sql(sql, *args) or []]
+
+    def scalar(self, sql: str, *args: Any) -> Any:
+        """The first value of the first row of ``sql``."""
+        rows = self.rows(sql, *args)
+        return rows[0][0] if rows else None
+
+    def table(self, name: str, staging: bool = False) -> str:
+        """``name`` qualified with the dataset (or its staging dataset) and quoted."""
+        if staging:
+            with self.client.with_staging_dataset():
+                return self.client.make_qualified_table_name(name)
+        return self.client.make_qualified_table_name(name)
+
+    def column(self, name: str) -> str:
+        """``name`` quoted as a column identifier."""
+        return self.client.escape_column_name(name)
+
+    def _schema_name(self, staging: bool) -> str:
+        if staging:
+            with self.client.with_staging_dataset():
+                return self.client.make_qualified_table_name_path(None, quote=False)[-1]
+        return self.client.make_qualified_table_name_path(None, quote=False)[-1]
+
+    def tables(self, staging: bool = False) -> set[str]:
+        """Names of the tables in the dataset (or its staging dataset)."""
+        rows = self.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            self._schema_name(staging),
+        )
+        return {row[0] for row in rows}
+
+    def columns(self, table: str, staging: bool = False) -> dict[str, str]:
+        """Column name -> upper-cased ``information_schema`` data type of ``table``."""
+        rows = self.rows(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            self._schema_name(staging),
+            table,
+        )
+        return {name: str(data_type).upper() for name, data_type in rows}
+
+    def sql_type(self, field_type: FieldType) -> str:
+        """The ``information_schema`` type name a declared type loads as here."""
+        return SQL_TYPES[self.destination_type][field_type]
+
+
+@contextmanager
+def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """A ``Warehouse`` over the raw dataset the settings point at."""
+    from analytics_assets.ingest.pipeline import analytics_pipeline
+
+    pipeline = analytics_pipeline(settings)
+    with pipeline.sql_client() as client:
+        destination = pipeline.destination
+        yield Warehouse(client, destination.to_name(destination.destination_type))
