@@ -14,14 +14,33 @@ import threading
 from pathlib import Path
 
 from analytics_assets.sandbox.defects import DEFECTS
+from analytics_assets.sandbox.faults import KINDS, SPEC_SYNTAX, FaultSpec, parse_fault_spec
 from analytics_assets.sandbox.server import SandboxConfig, SandboxServer
+from analytics_assets.schema import TABLES
+
+_FAULT_HELP = f"""\
+faults (--fault {SPEC_SYNTAX}, repeatable, matched in the order given):
+  RESOURCE  one of {", ".join(t.name for t in TABLES)}
+  PAGE      1-based page to hit; omitted: any page
+  KIND      {", ".join(list(KINDS)[:5])},
+            {", ".join(list(KINDS)[5:])}
+  ARG       status: CODE[,Header=Value...]   delay: SECONDS   others: none
+  TIMES     how many matching requests get the fault (default 1), then normal service
+  examples: leads:3=status:503x2  users=reset  leads:2=delay:1.5
+            campaigns=status:429,Retry-After=3  leads=empty_page_has_morex1000
+
+rate limit (--rate-limit N): N authenticated requests per fixed window (--rate-window,
+default 60 s) opened by the first request; every response then carries X-RateLimit-Limit,
+-Remaining and -Reset (epoch seconds, rounded up), and requests past N get a 429.
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; defaults come from ``SandboxConfig``."""
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
-        prog="analytics-sandbox", description="Serve a fake PersistIq v1 API on 127.0.0.1."
+        prog="analytics-sandbox", description="Serve a fake PersistIq v1 API on 127.0.0.1.",
+        epilog=_FAULT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--api-key", default=defaults.api_key)
@@ -34,9 +53,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-mode", choices=("url", "token"), default=defaults.page_mode)
     parser.add_argument("--defect", action="append", default=[], choices=DEFECTS,
                         help="inject a bad-data defect (repeatable)")
+    parser.add_argument("--rate-limit", type=int, metavar="N", default=defaults.rate_limit,
+                        help="authenticated requests allowed per window (default: no limit)")
+    parser.add_argument("--rate-window", type=float, metavar="SECONDS",
+                        default=defaults.rate_window_s,
+                        help=f"rate-limit window length (default {defaults.rate_window_s:g})")
+    parser.add_argument("--fault", action="append", default=[], type=_fault_arg,
+                        metavar=SPEC_SYNTAX, help="inject a fault (repeatable); see below")
     parser.add_argument("--port-file", type=Path,
                         help="write the bound port number here once listening")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rate_limit is not None and args.rate_limit < 1:
+        parser.error(f"--rate-limit must be at least 1, got {args.rate_limit}")
+    if not 0 < args.rate_window < float("inf"):
+        parser.error(f"--rate-window must be a positive number of seconds, got {args.rate_window}")
+    return args
+
+
+def _fault_arg(text: str) -> FaultSpec:
+    """argparse type of ``--fault``: a parsed spec for a served resource."""
+    try:
+        spec = parse_fault_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    names = [table.name for table in TABLES]
+    if spec.resource not in names:
+        raise argparse.ArgumentTypeError(
+            f"bad fault {text!r}: unknown resource {spec.resource!r}; have {', '.join(names)}")
+    return spec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     config = SandboxConfig(
         api_key=args.api_key, key_header=args.key_header, users=args.users, leads=args.leads,
         campaigns=args.campaigns, seed=args.seed, page_size=args.page_size,
-        page_mode=args.page_mode, defects=tuple(args.defect),
+        page_mode=args.page_mode, defects=tuple(args.defect), rate_limit=args.rate_limit,
+        rate_window_s=args.rate_window,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with SandboxServer(config, port=args.port) as sandbox:
+    sandbox = SandboxServer(config, port=args.port)
+    for spec in args.fault:
+        sandbox.inject(*spec)
+    with sandbox:
         if args.port_file:
             _write_atomically(args.port_file, f"{sandbox.port}\n")
         print(f"analytics-sandbox listening on {sandbox.base_url}", flush=True)

@@ -6,8 +6,9 @@ error envelopes. Pages are rendered to bytes once and cached, so the server is n
 bottleneck of a client under test.
 
 Every request goes through ``SandboxServer.handle``: parse, authenticate, route, ``_respond``,
-then the ``_before_respond`` hook, then the request log. Fault injection and rate limiting are
-meant to plug into that hook.
+then the ``_before_respond`` hook, then the request log. The hook applies the rate limit
+(``SandboxConfig.rate_limit``, see ``ratelimit``) and then injected faults (``inject``, see
+``faults``); with neither configured it costs two attribute checks.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from analytics_assets.sandbox import pages
 from analytics_assets.sandbox.data import generate
 from analytics_assets.sandbox.defects import apply_defects, validate
 from analytics_assets.sandbox.fakes import LEAD_STATUSES, iso
+from analytics_assets.sandbox.faults import Fault, FaultTable, Injection, Page
+from analytics_assets.sandbox.ratelimit import RateLimiter, too_many_requests
 from analytics_assets.sandbox.transport import HOST, LoopbackServer, Response
 from analytics_assets.schema import TABLES
 
@@ -57,6 +60,9 @@ class SandboxConfig:
             next_page is an opaque cursor the client sends back as ``?next_page=<token>``.
         defects: Names from ``defects.DEFECTS`` to inject.
         bare_single_page: Omit has_more/next_page for users when they fit on one page.
+        rate_limit: Authenticated requests allowed per window, as the real API's 100/minute;
+            None (the default) serves without limit and without X-RateLimit-* headers.
+        rate_window_s: The rate-limit window in seconds (short ones make fast tests).
     """
 
     api_key: str = "sandbox-key"
@@ -69,6 +75,8 @@ class SandboxConfig:
     page_mode: Literal["url", "token"] = "url"
     defects: tuple[str, ...] = ()
     bare_single_page: bool = True
+    rate_limit: int | None = None
+    rate_window_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.page_mode not in ("url", "token"):
@@ -77,6 +85,10 @@ class SandboxConfig:
             raise ValueError(f"page_size must be at least 1, got {self.page_size}")
         if min(self.users, self.leads, self.campaigns) < 0:
             raise ValueError("record counts must not be negative")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError(f"rate_limit must be at least 1 or None, got {self.rate_limit}")
+        if not 0 < self.rate_window_s < float("inf"):
+            raise ValueError(f"rate_window_s must be positive, got {self.rate_window_s}")
         object.__setattr__(self, "defects", validate(self.defects))
 
     @property
@@ -93,9 +105,10 @@ class LoggedRequest:
     method: str
     path: str  # without the query string
     query: dict[str, str]
-    status: int
+    status: int  # 0 when no complete response was sent (faults Reset and Truncated)
     resource: str | None  # None when the path matched no resource
     page: int | None  # None when no page was resolved (auth failure, bad params, 404)
+    fault: str | None = None  # the injected fault's kind, e.g. "Status"; None if not faulted
 
 
 @dataclass
@@ -107,6 +120,9 @@ class Request:
     query: dict[str, str]
     resource: str | None = None
     page: int | None = None
+    authenticated: bool = False
+    cutoff: datetime | None = None  # the parsed updated_after filter
+    fault: str | None = None  # set by the hook when a fault was applied
 
 
 class _BadParams(ValueError):
@@ -143,6 +159,11 @@ class SandboxServer:
             self._dataset, self.config.defects, self.config.seed, self.config.page_size
         )
         self._views: dict[tuple[str, datetime | None], _View] = {}
+        self._faults = FaultTable()
+        self._limiter = (
+            RateLimiter(self.config.rate_limit, self.config.rate_window_s)
+            if self.config.rate_limit is not None else None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -251,6 +272,41 @@ class SandboxServer:
             self._prerender(("leads",))
         return changed
 
+    # -- faults --------------------------------------------------------------------------------
+
+    def inject(self, resource: str, fault: Fault, page: int | None = None, times: int = 1) -> None:
+        """Queue ``fault`` for the next ``times`` requests of ``resource`` (on ``page``).
+
+        Faults match in injection order: a request consumes one use of the first queued
+        injection for its resource and page, then normal service resumes once all are used up.
+        Only authenticated requests with a resolved page can be faulted. Thread-safe; works
+        before and after ``start()``.
+
+        Args:
+            resource: A served resource, e.g. ``leads``.
+            fault: A fault from ``faults``, e.g. ``Status(503)``.
+            page: The 1-based page to hit; None hits any page.
+            times: How many matching requests get the fault.
+        """
+        if resource not in self.resources:
+            raise ValueError(f"no resource {resource!r}; have {self.resources}")
+        if not isinstance(fault, Fault):
+            raise TypeError(f"not a fault: {fault!r}")
+        if page is not None and page < 1:
+            raise ValueError(f"page must be at least 1 or None, got {page}")
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        self._faults.add(Injection(resource, page, fault, times))
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault."""
+        self._faults.clear()
+
+    @property
+    def pending_faults(self) -> list[Injection]:
+        """The queued faults with uses left, in matching order."""
+        return self._faults.pending()
+
     # -- request log ---------------------------------------------------------------------------
 
     @property
@@ -284,8 +340,9 @@ class SandboxServer:
             response = _error(500, "api_error", "A server-side problem occurred.")
         response = self._before_respond(request, response)
         query = {k: "***" if v == self.config.api_key else v for k, v in request.query.items()}
-        entry = LoggedRequest(arrived, method, request.path, query, response.status,
-                              request.resource, request.page)
+        status = 0 if response.cut else response.status
+        entry = LoggedRequest(arrived, method, request.path, query, status, request.resource,
+                              request.page, request.fault)
         with self._lock:
             self._log.append(entry)
         return response
@@ -300,6 +357,7 @@ class SandboxServer:
                 401, "unauthorized",
                 f"Failed to find api key. Did you set header '{self.config.key_header}'?",
             )
+        request.authenticated = True
         resource = _resource(request.path)
         if resource is None:
             return _error(404, "not_found", "The specified data could not be found.")
@@ -307,11 +365,12 @@ class SandboxServer:
         if request.method != "GET":
             return _error(405, "invalid_request", f"The sandbox serves only GET {request.path}.")
         try:
-            request.page = self._page(resource, request.query)
-            cutoff = _updated_after(request.query) if resource in FILTERABLE else None
+            page = self._page(resource, request.query)
+            request.cutoff = _updated_after(request.query) if resource in FILTERABLE else None
         except _BadParams as exc:
             return _error(400, "bad_params", str(exc))
-        return self._respond(resource, request.page, cutoff)
+        request.page = page
+        return self._respond(resource, page, request.cutoff)
 
     def _page(self, resource: str, query: dict[str, str]) -> int:
         token = query.get("next_page")
@@ -340,10 +399,31 @@ class SandboxServer:
     def _before_respond(self, request: Request, response: Response) -> Response:
         """Hook run on every response before it is logged and written; returns the response.
 
-        The place for fault injection (replace the status/body for the Nth call to an endpoint
-        or page, sleep), rate limiting (add X-RateLimit-* headers, answer 429) and the like.
+        First the rate limit: every response gets the X-RateLimit-* headers, and a counted
+        request over the limit is refused before any fault is consumed. Then the first matching
+        injected fault, if any, replaces the normal answer (keeping those headers).
         """
+        if self._limiter is not None:
+            verdict = self._limiter.check(counted=request.authenticated)
+            if not verdict.allowed:
+                return Response(429, too_many_requests(self._limiter.limit, verdict.reset),
+                                verdict.headers)
+            response.headers.update(verdict.headers)
+        if self._faults and request.resource and request.page and response.status == 200:
+            fault = self._faults.take(request.resource, request.page)
+            if fault is not None:
+                request.fault = fault.kind
+                response = fault.apply(self._page_for_faults(request, response))
         return response
+
+    def _page_for_faults(self, request: Request, response: Response) -> Page:
+        resource, size = request.resource or "", self.config.page_size
+        records = self._view(resource, request.cutoff).records
+        return Page(
+            resource, request.page or 1, response,
+            records_of=lambda n: records[(n - 1) * size: n * size] if n >= 1 else [],
+            link=lambda n: self._link(resource, n),
+        )
 
     def _prerender(self, resources: tuple[str, ...]) -> None:
         """Render every unfiltered page now, so that even a first walk is served from bytes."""
@@ -370,15 +450,17 @@ class SandboxServer:
         size = self.config.page_size
         last = pages.page_count(len(rows), size)
         has_more = page < last
-        next_page = None
-        if has_more and self.config.page_mode == "url":
-            next_page = f"{self.base_url}{resource}?page={page + 1}"
-        elif has_more:
-            next_page = pages.encode_token(resource, page + 1)
+        next_page = self._link(resource, page + 1) if has_more else None
         bare = (self.config.bare_single_page and resource in BARE_WHEN_SINGLE_PAGE
                 and len(rows) <= size)
         return pages.render(resource, rows[(page - 1) * size: page * size], has_more,
                             next_page, bare)
+
+    def _link(self, resource: str, page: int) -> str:
+        """The next_page value pointing at ``page``: a URL or an opaque cursor."""
+        if self.config.page_mode == "url":
+            return f"{self.base_url}{resource}?page={page}"
+        return pages.encode_token(resource, page)
 
     def _rows(self, resource: str) -> list[dict[str, Any]]:
         try:

@@ -2,12 +2,14 @@
 
 The responder (``SandboxServer``) turns a request into a ``Response``; this module only moves
 bytes, quickly: HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY, one write per response, no
-per-request logging, and idle connections closed on shutdown.
+per-request logging, and idle connections closed on shutdown. It can also misbehave on request
+(``Response.delay`` and ``Response.cut``), for fault injection.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Mapping
@@ -15,18 +17,29 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 HOST = "127.0.0.1"
 
 
 @dataclass
 class Response:
-    """What the handler writes: status, JSON body, extra headers."""
+    """What the handler writes: status, JSON body, extra headers, and how to misbehave.
+
+    Attributes:
+        status: The HTTP status.
+        body: The body, sent with its Content-Length.
+        headers: Extra headers.
+        delay: Seconds to wait before writing anything (cut short when the server stops).
+        cut: ``reset``: write nothing and abort the connection with a TCP RST; ``truncate``:
+            announce the full Content-Length, write half the body, then close.
+    """
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    cut: Literal["reset", "truncate"] | None = None
 
 
 class Responder(Protocol):
@@ -56,6 +69,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length.isdigit() and int(length):
             self.rfile.read(int(length))  # drain a body so the connection stays usable
         response = self.server.responder.handle(self.command, self.path, self.headers)
+        if response.delay:
+            self.server.closing.wait(response.delay)
+        if response.cut == "reset":
+            self._reset()
+            return
         head = [
             f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
             "Content-Type: application/json; charset=utf-8",
@@ -64,8 +82,21 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         if self.close_connection:
             head.append("Connection: close")
+        body = response.body
+        if response.cut == "truncate":
+            # No "Connection: close" above: a dying upstream does not announce itself.
+            body = body[: len(body) // 2]
+            self.close_connection = True
         # One write: headers and body leave in the same segment(s).
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+    def _reset(self) -> None:
+        """Abort the connection: SO_LINGER 0 makes close() send a RST instead of a FIN."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The socket really closes (and the RST leaves) once finish() closes rfile, before
+        # shutdown_request() could send a FIN; its shutdown() then fails harmlessly.
+        self.connection.close()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: per-request stderr lines would swamp test and benchmark output."""
@@ -80,6 +111,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def __init__(self, port: int, responder: Responder) -> None:
         self.responder = responder
+        self.closing = threading.Event()  # set on stop: wakes handlers sleeping on a Delay
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__((HOST, port), _Handler)
@@ -101,6 +133,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def close_connections(self) -> None:
         """Shut open connections so their handler threads see EOF and end."""
+        self.closing.set()
         with self._open_lock:
             sockets = list(self._open)
         for sock in sockets:

@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 import analytics_assets
+from analytics_assets.sandbox import Reset, Status
+from analytics_assets.sandbox.__main__ import parse_args
 
 ROOT = Path(analytics_assets.__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
@@ -82,3 +85,59 @@ def test_the_sandbox_imports_neither_dagster_nor_dlt() -> None:
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_cli_rate_limit_and_faults(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    command = [sys.executable, "-m", "analytics_assets.sandbox", "--port", "0",
+               "--port-file", str(port_file), "--leads", "250", "--rate-limit", "4",
+               "--rate-window", "30", "--fault", "leads:2=status:503,Retry-After=1x2",
+               "--fault", "users=reset"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = wait_for_port(port_file, process)
+        base = f"http://127.0.0.1:{port}/v1/"
+        with requests.Session() as session:
+            session.trust_env = False
+            headers = {"x-api-key": "sandbox-key"}
+            with pytest.raises(requests.exceptions.ConnectionError):
+                session.get(base + "users", headers=headers, timeout=10)
+            responses = [session.get(f"{base}leads?page=2", headers=headers, timeout=10)
+                         for _ in range(4)]
+        assert [r.status_code for r in responses] == [503, 503, 200, 429]
+        assert responses[0].headers["Retry-After"] == "1"
+        assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+        assert "per minute" in responses[3].json()["error"]["message"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def test_cli_parses_fault_and_rate_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(["--rate-limit", "100", "--rate-window", "2.5",
+                       "--fault", "leads:3=status:503x2", "--fault", "users=reset"])
+    assert (args.rate_limit, args.rate_window) == (100, 2.5)
+    assert args.fault == [("leads", Status(503), 3, 2), ("users", Reset(), None, 1)]
+    defaults = parse_args([])
+    assert (defaults.rate_limit, defaults.rate_window, defaults.fault) == (None, 60.0, [])
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "leads:3=status:503x2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--fault", "leads=bogus"], ["--fault", "nope=reset"], ["--fault", "leads:0=reset"],
+    ["--rate-limit", "0"], ["--rate-window", "-1"],
+])
+def test_cli_rejects_bad_fault_and_rate_flags(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
