@@ -6,18 +6,26 @@ import sys
 
 import dagster as dg
 
+from analytics_assets.checks.assets import CHECK_SPECS
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
 
 RAW_KEYS = {dg.AssetKey(["analytics_api", table.name]) for table in TABLES}
+MODEL_KEYS = {
+    dg.AssetKey(["analytics", "campaign_performance"]),
+    dg.AssetKey(["analytics", "owner_pipeline"]),
+}
 
 
 def test_assets_and_jobs_are_the_declared_ones() -> None:
-    assert set(defs.resolve_all_asset_keys()) == RAW_KEYS
+    assert set(defs.resolve_all_asset_keys()) == RAW_KEYS | MODEL_KEYS
     job = defs.resolve_job_def("analytics_api_sync")
-    assert set(job.asset_layer.executable_asset_keys) == RAW_KEYS
+    assert set(job.asset_layer.executable_asset_keys) == RAW_KEYS | MODEL_KEYS
+    assert {key.to_user_string() for key in job.asset_layer.asset_graph.asset_check_keys} == {
+        spec.key.to_user_string() for spec in CHECK_SPECS
+    }
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"analytics_api_sync"}
 
 

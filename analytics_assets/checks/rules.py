@@ -35,6 +35,11 @@ class Finding:
         return self.offending_rows == 0 and self.problem is None
 
 
+NOT_LOADED = Finding(0, [], {"note": "no table yet: dlt creates it with the first row loaded"})
+"""A table that does not exist holds no rows, so no row can offend (e.g. an account with no
+campaigns yet): the check passes and says so."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One kind of check, applied to every table it ``applies_to``."""
@@ -81,7 +86,7 @@ def _rule_over_columns(
     def evaluate(warehouse: Warehouse, table: Table) -> Finding:
         present = warehouse.columns(table.name)
         if not present:
-            return Finding(0, [], problem=f"table {table.name} does not exist")
+            return NOT_LOADED
         names = [column.name for column in columns_of(table) if column.name in present]
         count, samples = _offenders(warehouse, table, _any(warehouse, names, predicate))
         by_column = _per_column(warehouse, table, names, predicate)
@@ -105,7 +110,7 @@ def _counts(table: Table) -> list[Column]:
 def _column_types(warehouse: Warehouse, table: Table) -> Finding:
     present = warehouse.columns(table.name)
     if not present:
-        return Finding(0, [], problem=f"table {table.name} does not exist")
+        return NOT_LOADED
     declared = {column.name: warehouse.sql_type(column.type) for column in table.columns}
     missing = sorted(name for name in declared if name not in present)
     wrong = {
@@ -141,7 +146,7 @@ def _primary_key(warehouse: Warehouse, table: Table) -> Finding:
     which can hide a skipped record) is only visible in the staging copy of the last load.
     """
     if not warehouse.columns(table.name):
-        return Finding(0, [], problem=f"table {table.name} does not exist")
+        return NOT_LOADED
     key = warehouse.column(table.primary_key)
     null_ids = int(
         warehouse.scalar(f"SELECT COUNT(*) FROM {warehouse.table(table.name)} WHERE {key} IS NULL")
@@ -163,7 +168,7 @@ def _primary_key(warehouse: Warehouse, table: Table) -> Finding:
 def _schema_drift(warehouse: Warehouse, table: Table) -> Finding:
     present = warehouse.columns(table.name)
     if not present:
-        return Finding(0, [], problem=f"table {table.name} does not exist")
+        return NOT_LOADED
     declared = {column.name for column in table.columns}
     undeclared = sorted(
         name
@@ -182,7 +187,7 @@ def _schema_drift(warehouse: Warehouse, table: Table) -> Finding:
 def _references(warehouse: Warehouse, table: Table) -> Finding:
     present = warehouse.columns(table.name)
     if not present:
-        return Finding(0, [], problem=f"table {table.name} does not exist")
+        return NOT_LOADED
     conditions = []
     for column in table.columns:
         if column.references and column.name in present:

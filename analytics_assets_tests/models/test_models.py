@@ -1,0 +1,429 @@
+"""The SQL models end to end: sandbox over HTTP -> dlt -> raw tables -> SQL -> analytics.*.
+
+Expected rows are computed here in plain Python from the records the sandbox serves (or, for the
+edge cases no generated data reaches, written out by hand), never from the warehouse itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from analytics_assets.ingest.assets import analytics_api_raw
+from analytics_assets.ingest.resource import AnalyticsDltResource
+from analytics_assets.ingest.specs import raw_asset_key
+from analytics_assets.models.assets import (
+    CAMPAIGN_PERFORMANCE,
+    MODEL_KEYS,
+    MODELS,
+    OWNER_PIPELINE,
+    SQL_DIR,
+    Model,
+    analytics_models,
+)
+from analytics_assets.sandbox import GENERATED_UNTIL, SandboxConfig, SandboxServer
+from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS
+from analytics_assets_tests.conftest import TEST_KEY, query, step_failure, use_api
+from analytics_assets_tests.expected import DUCKDB_TYPES
+
+# More users than leads leaves some users without leads; these counts also give users whose
+# leads were never emailed, campaigns without creator and campaigns without stats (asserted).
+SMALL = SandboxConfig(api_key=TEST_KEY, users=25, leads=30, campaigns=30)
+MODEL_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+}
+
+Rows = dict[str, tuple[Any, ...]]  # first column (the model's id) -> the whole row
+
+
+@pytest.fixture(scope="module")
+def small_sandbox() -> Iterator[SandboxServer]:
+    """A sandbox small enough to check every row, read-only for the tests sharing it."""
+    with SandboxServer(SMALL) as server:
+        yield server
+
+
+def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the raw assets and the models in process (``selection``: only those keys)."""
+    return dg.materialize(
+        [analytics_api_raw, analytics_models],
+        resources={"dlt": AnalyticsDltResource()},
+        selection=list(selection) if selection is not None else None,
+        raise_on_error=False,
+    )
+
+
+def model_metadata(result: dg.ExecuteInProcessResult) -> dict[dg.AssetKey, dict[str, Any]]:
+    """Materialization metadata values of the models, by asset key."""
+    return {
+        event.asset_key: {
+            name: value.value
+            for name, value in event.event_specific_data.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+        if event.asset_key in MODEL_KEYS
+    }
+
+
+def table_rows(path: Path, model: Model) -> Rows:
+    """The model's table, keyed by its first column, floats rounded for comparison."""
+    rows = query(path, f"SELECT * FROM {model.table_name}")
+    table = {row[0]: _rounded(row) for row in rows}
+    assert len(table) == len(rows), "the first column must be unique"
+    return table
+
+
+def _rounded(row: Sequence[Any]) -> tuple[Any, ...]:
+    # Both sides divide the same integers in IEEE doubles; rounding only spares us ulp noise.
+    return tuple(round(value, 12) if isinstance(value, float) else value for value in row)
+
+
+def _coalesce(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def _ratio(numerator: int | None, denominator: int | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def expected_campaign_performance(
+    users: list[dict[str, Any]], campaigns: list[dict[str, Any]]
+) -> Rows:
+    """campaign_performance computed from API records."""
+    users_by_id = {user["id"]: user for user in users}
+    rows: Rows = {}
+    for campaign in campaigns:
+        creator = campaign.get("creator") or {}
+        stats = campaign.get("stats") or {}
+        user = users_by_id.get(creator.get("id")) or {}
+        contacted, reached, opened, replied, bounced, opted_out = (
+            stats.get(f"prospects_{name}")
+            for name in ("contacted", "reached", "opened", "replied", "bounced", "optedout")
+        )
+        rows[campaign["id"]] = _rounded((
+            campaign["id"],
+            campaign.get("name"),
+            _coalesce(user.get("name"), creator.get("name")),
+            _coalesce(user.get("email"), creator.get("email")),
+            contacted, reached, opened, replied, bounced, opted_out,
+            _ratio(opened, reached),
+            _ratio(replied, contacted),
+            _ratio(bounced, contacted),
+        ))
+    return rows
+
+
+def expected_owner_pipeline(users: list[dict[str, Any]], leads: list[dict[str, Any]]) -> Rows:
+    """owner_pipeline computed from API records."""
+    rows: Rows = {}
+    for user in users:
+        owned = [lead for lead in leads if lead.get("owner_id") == user["id"]]
+        contacted = [lead for lead in owned if (lead.get("sent_count") or 0) > 0]
+        replied = [lead for lead in owned if (lead.get("replied_count") or 0) > 0]
+        sent_at = [datetime.fromisoformat(lead["last_sent_at"])
+                   for lead in owned if lead.get("last_sent_at")]
+        rows[user["id"]] = _rounded((
+            user["id"],
+            user.get("name"),
+            user.get("email"),
+            len(owned),
+            len(contacted),
+            sum(lead.get("replied_count") or 0 for lead in owned),
+            sum(1 for lead in owned if lead.get("bounced") is True),
+            sum(1 for lead in owned if lead.get("optedout") is True),
+            _ratio(len(replied), len(contacted)),
+            max(sent_at, default=None),
+        ))
+    return rows
+
+
+def write_raw_tables(path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Create the raw tables with the columns and types the ingest declares, holding ``rows``.
+
+    Lets a test reach cases the generated data never does (a creator missing from users, a
+    campaign with 0 contacted) and run the models without the API.
+    """
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA analytics_api")
+        for table in TABLES:
+            names = [column.name for column in table.columns]
+            declared = ", ".join(f"{c.name} {DUCKDB_TYPES[c.type]}" for c in table.columns)
+            con.execute(f"CREATE TABLE analytics_api.{table.name} ({declared})")
+            records = rows.get(table.name, [])
+            if records:
+                con.executemany(
+                    f"INSERT INTO analytics_api.{table.name} VALUES "
+                    f"({', '.join('?' for _ in names)})",
+                    [tuple(record.get(name) for name in names) for record in records],
+                )
+
+
+def model_tables(path: Path) -> set[str]:
+    """Names of the tables in the ``analytics`` schema."""
+    return {row[0] for row in query(
+        path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
+    )}
+
+
+# -- declarations ------------------------------------------------------------------------------
+
+
+def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
+    specs = {spec.key: spec for spec in analytics_models.specs}
+    assert tuple(specs) == MODEL_KEYS
+    assert MODEL_KEYS == (
+        dg.AssetKey(["analytics", "campaign_performance"]),
+        dg.AssetKey(["analytics", "owner_pipeline"]),
+    )
+    reads = {
+        CAMPAIGN_PERFORMANCE.key: {raw_asset_key(USERS), raw_asset_key(CAMPAIGNS)},
+        OWNER_PIPELINE.key: {raw_asset_key(USERS), raw_asset_key(LEADS)},
+    }
+    for model in MODELS:
+        spec = specs[model.key]
+        assert spec.group_name == "models"
+        assert spec.kinds == {"sql", "duckdb"}
+        assert spec.owners == ["team:data-engineering"]
+        assert spec.description
+        assert {dep.asset_key for dep in spec.deps} == reads[model.key]
+        assert spec.metadata["dagster/table_name"] == f"analytics.{model.name}"
+        columns = spec.metadata["dagster/column_schema"].columns
+        assert [(c.name, c.type, c.description) for c in columns] == [
+            (c.name, c.type, c.description) for c in model.columns
+        ]
+        assert all(c.description and c.type in MODEL_DUCKDB_TYPES for c in columns)
+    assert analytics_models.can_subset
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
+def test_each_sql_file_holds_one_select(model: Model) -> None:
+    code = [line for line in model.select_sql().splitlines() if not line.startswith("--")]
+    assert code[0].startswith("SELECT")
+    assert ";" not in "\n".join(code)
+    assert {p.name for p in SQL_DIR.iterdir() if p.name.endswith(".sql")} == {
+        f"{m.name}.sql" for m in MODELS
+    }
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
+def test_the_sql_returns_the_declared_columns_in_order(model: Model, warehouse: Path) -> None:
+    write_raw_tables(warehouse, {})
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("SET schema = 'analytics_api'")  # the SELECT reads raw tables by bare name
+        description = con.execute(model.select_sql()).description
+
+    assert [column[0] for column in description] == [column.name for column in model.columns]
+
+
+def test_on_empty_raw_tables_the_models_are_empty_tables_of_the_declared_types(
+    warehouse: Path,
+) -> None:
+    write_raw_tables(warehouse, {})
+
+    result = materialize(MODEL_KEYS)
+
+    assert result.success, step_failure(result)
+    assert {key: meta["dagster/row_count"] for key, meta in model_metadata(result).items()} == {
+        key: 0 for key in MODEL_KEYS
+    }
+    for model in MODELS:
+        columns = query(
+            warehouse,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE "
+            f"table_schema = 'analytics' AND table_name = '{model.name}' ORDER BY ordinal_position",
+        )
+        assert columns == [(c.name, MODEL_DUCKDB_TYPES[c.type]) for c in model.columns]
+
+
+# -- rows ----------------------------------------------------------------------------------------
+
+
+def test_campaign_performance_holds_one_row_per_served_campaign(
+    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaigns = small_sandbox.records("campaigns")
+    assert any(campaign["creator"] is None for campaign in campaigns)
+    assert any(campaign["stats"] is None for campaign in campaigns)
+    use_api(monkeypatch, small_sandbox)
+
+    result = materialize()
+
+    assert result.success, step_failure(result)
+    expected = expected_campaign_performance(small_sandbox.records("users"), campaigns)
+    assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected
+
+
+def test_owner_pipeline_holds_one_row_per_served_user_with_zeros_for_users_without_leads(
+    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = expected_owner_pipeline(
+        small_sandbox.records("users"), small_sandbox.records("leads")
+    )
+    without_leads = [row for row in expected.values() if row[3] == 0]
+    assert without_leads and all(row[3:] == (0, 0, 0, 0, 0, None, None) for row in without_leads)
+    assert any(row[3] > 0 and row[4] == 0 for row in expected.values())  # owns, none emailed
+    use_api(monkeypatch, small_sandbox)
+
+    result = materialize()
+
+    assert result.success, step_failure(result)
+    assert table_rows(warehouse, OWNER_PIPELINE) == expected
+
+
+def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: Path) -> None:
+    write_raw_tables(warehouse, {
+        "users": [
+            {"id": "u_ada", "name": "Ada", "email": "ada@example.com"},
+            {"id": "u_idle", "name": "Idle", "email": "idle@example.com"},
+            {"id": "u_anon", "name": None, "email": None},
+        ],
+        "campaigns": [
+            {"id": "c_zero", "name": "Zero", "creator__id": "u_ada", "creator__name": "Old Ada",
+             "creator__email": "old@example.com", "stats__prospects_contacted": 0,
+             "stats__prospects_reached": 0, "stats__prospects_opened": 0,
+             "stats__prospects_replied": 0, "stats__prospects_bounced": 0,
+             "stats__prospects_optedout": 0},
+            {"id": "c_gone", "name": "Gone", "creator__id": "u_deleted",
+             "creator__name": "Gone User", "creator__email": "gone@example.com",
+             "stats__prospects_contacted": 4, "stats__prospects_reached": 0,
+             "stats__prospects_opened": 0, "stats__prospects_replied": 1,
+             "stats__prospects_bounced": 4, "stats__prospects_optedout": 0},
+            {"id": "c_anon", "name": "Anon", "creator__id": "u_anon",
+             "creator__name": "Then Named", "creator__email": "then@example.com",
+             "stats__prospects_contacted": 8, "stats__prospects_reached": 5,
+             "stats__prospects_opened": 2, "stats__prospects_replied": 1,
+             "stats__prospects_bounced": 3, "stats__prospects_optedout": 1},
+            {"id": "c_bare", "name": None},
+        ],
+        "leads": [
+            {"id": "l1", "owner_id": "u_ada", "sent_count": 0, "replied_count": None},
+            {"id": "l2", "owner_id": "u_ada", "sent_count": 2, "replied_count": 1,
+             "bounced": False, "optedout": False, "last_sent_at": "2024-04-16T21:48:07Z"},
+            {"id": "l3", "owner_id": "u_ada", "sent_count": 3, "replied_count": 0,
+             "bounced": True, "optedout": None, "last_sent_at": "2024-05-01T09:00:00Z"},
+            {"id": "l4", "owner_id": "u_ada", "sent_count": None, "replied_count": None,
+             "bounced": None, "optedout": True, "last_sent_at": None},
+            {"id": "l5", "owner_id": "u_anon", "sent_count": 0, "replied_count": 0,
+             "bounced": False, "optedout": False},
+        ],
+    })
+
+    result = materialize(MODEL_KEYS)
+
+    assert result.success, step_failure(result)
+    assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == {
+        "c_zero": ("c_zero", "Zero", "Ada", "ada@example.com", 0, 0, 0, 0, 0, 0,
+                   None, None, None),
+        "c_gone": ("c_gone", "Gone", "Gone User", "gone@example.com", 4, 0, 0, 1, 4, 0,
+                   None, 0.25, 1.0),
+        "c_anon": ("c_anon", "Anon", "Then Named", "then@example.com", 8, 5, 2, 1, 3, 1,
+                   0.4, 0.125, 0.375),
+        "c_bare": ("c_bare", None, None, None, None, None, None, None, None, None,
+                   None, None, None),
+    }
+    assert table_rows(warehouse, OWNER_PIPELINE) == {
+        "u_ada": ("u_ada", "Ada", "ada@example.com", 4, 2, 1, 1, 1, 0.5,
+                  datetime.fromisoformat("2024-05-01T09:00:00+00:00")),
+        "u_idle": ("u_idle", "Idle", "idle@example.com", 0, 0, 0, 0, 0, None, None),
+        "u_anon": ("u_anon", None, None, 1, 0, 0, 0, 0, None, None),
+    }
+
+
+# -- materializations ----------------------------------------------------------------------------
+
+
+def test_materializations_report_the_table_row_counts_names_and_columns(
+    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, small_sandbox)
+
+    result = materialize()
+
+    assert result.success, step_failure(result)
+    metadata = model_metadata(result)
+    assert set(metadata) == set(MODEL_KEYS)
+    served = {
+        CAMPAIGN_PERFORMANCE.key: len(small_sandbox.records("campaigns")),
+        OWNER_PIPELINE.key: len(small_sandbox.records("users")),
+    }
+    for model in MODELS:
+        meta = metadata[model.key]
+        (count,), = query(warehouse, f"SELECT COUNT(*) FROM {model.table_name}")
+        assert meta["dagster/row_count"] == count == served[model.key]
+        assert meta["dagster/table_name"] == model.table_name
+        assert [c.name for c in meta["dagster/column_schema"].columns] == [
+            c.name for c in model.columns
+        ]
+
+
+def test_a_second_materialization_in_the_same_process_rebuilds_from_new_raw_data(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SMALL) as server:
+        use_api(monkeypatch, server)
+        assert materialize().success
+        before = table_rows(warehouse, OWNER_PIPELINE)
+        server.change_leads(5)  # last emailed "now", after every generated timestamp
+
+        second = materialize()
+
+        assert second.success, step_failure(second)
+        after = table_rows(warehouse, OWNER_PIPELINE)
+        assert after == expected_owner_pipeline(server.records("users"), server.records("leads"))
+        assert after != before
+        assert any(row[-1] is not None and row[-1] >= GENERATED_UNTIL for row in after.values())
+        assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
+            server.records("users"), server.records("campaigns")
+        )
+
+
+def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> None:
+    write_raw_tables(warehouse, {
+        "users": [{"id": "u_1", "name": "One", "email": "one@example.com"}],
+        "leads": [{"id": "l_1", "owner_id": "u_1", "sent_count": 1, "replied_count": 1}],
+    })
+    assert materialize(MODEL_KEYS).success
+    before = table_rows(warehouse, OWNER_PIPELINE)
+    assert before["u_1"][3:6] == (1, 1, 1)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DROP TABLE analytics_api.leads")
+
+    result = materialize([OWNER_PIPELINE.key])
+
+    assert not result.success
+    assert table_rows(warehouse, OWNER_PIPELINE) == before
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
+def test_materializing_one_model_leaves_the_other_absent(
+    model: Model, small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, small_sandbox)
+    raw_keys = [raw_asset_key(table) for table in TABLES]
+
+    result = materialize([*raw_keys, model.key])
+
+    assert result.success, step_failure(result)
+    assert set(model_metadata(result)) == {model.key}
+    assert model_tables(warehouse) == {model.name}
+
+
+def test_without_raw_tables_the_models_fail_naming_the_raw_assets_to_materialize(
+    warehouse: Path,
+) -> None:
+    result = materialize(MODEL_KEYS)
+
+    assert not result.success
+    assert "materialize analytics_api/users, analytics_api/campaigns first" in step_failure(result)
+    assert model_metadata(result) == {}
