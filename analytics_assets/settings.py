@@ -33,6 +33,11 @@ class Settings:
     duckdb_path: Path = PROJECT_DIR / "data" / "analytics.duckdb"
     dlt_dir: Path = PROJECT_DIR / "data" / "dlt"
     api_key: str | None = field(default=None, repr=False)
+    max_attempts: int = 3  # the seed: 3 attempts in total
+    backoff_factor: float = 2.0  # the seed: waits of 2 s, then 4 s
+    timeout_s: float = 30.0
+    requests_per_minute: float | None = None  # PersistIq allows 100 per key
+    leads_overlap_s: float = 300.0
 
     def require_api_key(self) -> str:
         """The API key, or a clear error naming the variable that provides it."""
@@ -57,6 +62,19 @@ def _dlt_secret_api_key() -> str | None:
     return str(value) if value else None
 
 
+def _number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -67,4 +85,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         duckdb_path=_path(env.get("ANALYTICS_DUCKDB_PATH") or defaults.duckdb_path),
         dlt_dir=_path(env.get("ANALYTICS_DLT_DIR") or defaults.dlt_dir),
         api_key=env.get(API_KEY_VARIABLE) or _dlt_secret_api_key(),
+        max_attempts=max(1, int(_number(env, "ANALYTICS_API_MAX_ATTEMPTS", 3) or 1)),
+        backoff_factor=_number(env, "ANALYTICS_API_BACKOFF_FACTOR", 2.0) or 0.0,
+        timeout_s=_number(env, "ANALYTICS_API_TIMEOUT_S", 30.0) or 30.0,
+        requests_per_minute=_number(env, "ANALYTICS_API_REQUESTS_PER_MINUTE", None) or None,
+        leads_overlap_s=_number(env, "ANALYTICS_LEADS_OVERLAP_S", 300.0) or 0.0,
     )

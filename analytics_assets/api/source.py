@@ -2,23 +2,29 @@
 
 The config keeps the seed's shape (client with api-key header auth, ``resource_defaults`` with
 ``primary_key: id`` and ``merge``, one resource per endpoint with its ``data_selector``); column
-hints come from schema.py.
+hints come from schema.py. Requests go through ``ApiClient`` (dlt's retrying client, plus a
+shared rate limiter); leads are read incrementally with ``updated_after``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from dlt.common.schema.typing import TColumnSchema
 from dlt.sources import DltSource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_source
+from requests import Session
 
+from analytics_assets.api.incremental import UpdatedAfterPaginator
 from analytics_assets.api.paginator import NextPagePaginator, PageCallback
-from analytics_assets.schema import TABLES, FieldType, Table
+from analytics_assets.schema import LEADS, TABLES, FieldType, Table
+from analytics_assets.settings import Settings
 
 SOURCE_NAME = "analytics_api"
 DLT_DATA_TYPES: dict[FieldType, str] = {"string": "text", "boolean": "bool", "integer": "bigint"}
+ProgressFactory = Callable[[str], PageCallback | None]
 
 
 def column_hints(table: Table) -> dict[str, TColumnSchema]:
@@ -58,31 +64,50 @@ def drop_null_objects(table: Table) -> Callable[[dict[str, Any]], dict[str, Any]
     return drop
 
 
+def _paginator(
+    table: Table, settings: Settings, on_page: PageCallback | None, full_refresh: bool
+) -> NextPagePaginator:
+    if table is LEADS:
+        return UpdatedAfterPaginator(
+            overlap=timedelta(seconds=settings.leads_overlap_s),
+            full_refresh=full_refresh,
+            records_key=table.name,
+            cursor_param="next_page",
+            on_page=on_page,
+        )
+    return NextPagePaginator(records_key=table.name, cursor_param="next_page", on_page=on_page)
+
+
 def seed_config(
-    base_url: str,
+    settings: Settings,
     api_key: str,
-    key_header: str,
-    on_page: Callable[[str], PageCallback | None] = lambda resource: None,
+    session: Session | None = None,
+    on_page: ProgressFactory = lambda resource: None,
+    full_refresh: bool = False,
 ) -> RESTAPIConfig:
     """The seed's ``rest_api`` config, one resource per table of schema.py.
 
     Args:
-        base_url: API root, e.g. ``https://api.persistiq.com/v1/``.
-        api_key: The secret sent in the ``key_header`` header through dlt's api_key auth
-            (dlt redacts it from its logs; a plain header would not be).
-        key_header: Header that carries the key (PersistIq: ``x-api-key``).
+        settings: Base URL, key header and the leads overlap.
+        api_key: The secret, sent in ``settings.key_header`` through dlt's api_key auth (dlt
+            redacts it from its logs; a plain header would not be).
+        session: The requests session to use (``ApiClient(...).session``); dlt's default if None.
         on_page: Returns the progress callback for a resource name, or None.
+        full_refresh: Read all leads instead of those updated since the last sync.
     """
-    return {
-        "client": {
-            "base_url": base_url,
-            "auth": {
-                "type": "api_key",
-                "name": key_header,
-                "api_key": api_key,
-                "location": "header",
-            },
+    client: dict[str, Any] = {
+        "base_url": settings.base_url,
+        "auth": {
+            "type": "api_key",
+            "name": settings.key_header,
+            "api_key": api_key,
+            "location": "header",
         },
+    }
+    if session is not None:
+        client["session"] = session
+    return {
+        "client": client,  # type: ignore[typeddict-item]
         "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [
             {
@@ -90,9 +115,7 @@ def seed_config(
                 "endpoint": {
                     "path": f"/{table.name}",
                     "data_selector": table.name,
-                    "paginator": NextPagePaginator(
-                        cursor_param="next_page", on_page=on_page(table.name)
-                    ),
+                    "paginator": _paginator(table, settings, on_page(table.name), full_refresh),
                 },
                 "columns": column_hints(table),
                 "processing_steps": [{"map": drop_null_objects(table)}],
@@ -103,12 +126,12 @@ def seed_config(
 
 
 def analytics_api_source(
-    base_url: str,
+    settings: Settings,
     api_key: str,
-    key_header: str,
-    on_page: Callable[[str], PageCallback | None] = lambda resource: None,
+    session: Session | None = None,
+    on_page: ProgressFactory = lambda resource: None,
+    full_refresh: bool = False,
 ) -> DltSource:
     """The dlt source for users, leads and campaigns (see ``seed_config`` for the arguments)."""
-    return rest_api_source(
-        seed_config(base_url, api_key, key_header, on_page), name=SOURCE_NAME
-    )
+    config = seed_config(settings, api_key, session, on_page, full_refresh)
+    return rest_api_source(config, name=SOURCE_NAME)

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from analytics_assets.api.http import ApiClient, HttpPolicy
+from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.source import analytics_api_source
 from analytics_assets.ingest.failures import sync_failure
 from analytics_assets.ingest.pipeline import LOADER_FILE_FORMAT, analytics_pipeline
@@ -18,6 +20,14 @@ from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_spec
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import MissingApiKeyError, load_settings
+
+
+class SyncConfig(dg.Config):
+    """Run config of the raw assets."""
+
+    full_refresh: bool = False
+    """Read every lead instead of those updated since the last successful sync."""
+
 
 WAREHOUSE_POOL = "analytics_warehouse"
 """Concurrency pool of everything that writes the warehouse (DuckDB allows one writer)."""
@@ -30,7 +40,7 @@ WAREHOUSE_POOL = "analytics_warehouse"
     pool=WAREHOUSE_POOL,
 )
 def analytics_api_raw(
-    context: dg.AssetExecutionContext, dlt: AnalyticsDltResource
+    context: dg.AssetExecutionContext, config: SyncConfig, dlt: AnalyticsDltResource
 ) -> Iterator[dg.MaterializeResult]:
     """Sync users, leads and campaigns from the API into the warehouse with dlt."""
     settings = load_settings()
@@ -39,8 +49,14 @@ def analytics_api_raw(
     except MissingApiKeyError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
     progress = SyncProgress(context.log.info)
+    policy = HttpPolicy(settings.max_attempts, settings.backoff_factor, settings.timeout_s)
+    client = ApiClient(policy, RateLimiter(settings.requests_per_minute))
     source = analytics_api_source(
-        settings.base_url, api_key, settings.key_header, on_page=progress.page_callback
+        settings,
+        api_key,
+        session=client.session,
+        on_page=progress.page_callback,
+        full_refresh=config.full_refresh,
     )
     try:
         yield from dlt.run(

@@ -9,7 +9,7 @@ import dagster as dg
 from dlt.extract.exceptions import ResourceExtractionError
 from requests import HTTPError
 
-from analytics_assets.api.paginator import PaginationLoopError
+from analytics_assets.api.errors import ApiResponseError, PaginationLoopError
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -65,6 +65,9 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
             return dg.Failure(description=str(error), allow_retries=False)
         if isinstance(error, PaginationLoopError):
             return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
+        if isinstance(error, ApiResponseError):
+            # Possibly a glitch of the API or a proxy: a later attempt of the run may succeed.
+            return dg.Failure(description=f"{resource}: {error}", allow_retries=True)
         if isinstance(error, HTTPError) and error.response is not None:
             response = error.response
             status = response.status_code

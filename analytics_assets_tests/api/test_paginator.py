@@ -37,7 +37,7 @@ def test_filters_of_the_first_request_stay_on_every_page(
     server, changed = changed_server
     server.clear_log()
     cutoff = "2025-06-01T00:00:00Z"  # after every generated update, before change_leads()
-    pages = _client(server, NextPagePaginator()).paginate(
+    pages = _client(server, NextPagePaginator("leads")).paginate(
         "leads", params={"updated_after": cutoff}, data_selector="leads"
     )
 
@@ -52,7 +52,7 @@ def test_pages_are_counted_for_progress(sandbox: SandboxServer) -> None:
     seen: list[int] = []
 
     ids = _ids(
-        _client(sandbox, NextPagePaginator(on_page=seen.append)).paginate(
+        _client(sandbox, NextPagePaginator("leads", on_page=seen.append)).paginate(
             "leads", data_selector="leads"
         )
     )
@@ -63,8 +63,9 @@ def test_pages_are_counted_for_progress(sandbox: SandboxServer) -> None:
 
 def test_a_single_page_without_pagination_keys_is_read_once(sandbox: SandboxServer) -> None:
     sandbox.clear_log()
+    client = _client(sandbox, NextPagePaginator("users"))
 
-    ids = _ids(_client(sandbox, NextPagePaginator()).paginate("users", data_selector="users"))
+    ids = _ids(client.paginate("users", data_selector="users"))
 
     assert ids == [record["id"] for record in sandbox.records("users")]
     assert [(entry.path, entry.page) for entry in sandbox.request_log] == [("/v1/users", 1)]

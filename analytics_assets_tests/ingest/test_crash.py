@@ -1,0 +1,86 @@
+"""kill -9 during extract and during load: the next run completes and the tables are exact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
+from analytics_assets.schema import TABLES
+from analytics_assets.settings import PROJECT_DIR
+from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.expected import expected_rows, select_declared
+
+TIMEOUT_S = 120
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=800)) as server:
+        use_api(monkeypatch, server)
+        yield server
+
+
+def _start_child(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "analytics_assets_tests.crash_driver"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **extra_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _kill_when(child: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not ready():
+        assert child.poll() is None, f"the child ended early with {child.returncode}"
+        assert time.monotonic() < deadline, "the child never reached the crash point"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=TIMEOUT_S) == -signal.SIGKILL
+
+
+def _assert_exact(server: SandboxServer, warehouse: Path) -> None:
+    for table in TABLES:
+        rows = query(warehouse, select_declared(table))
+        assert len(rows) == len(server.records(table.name))
+        assert set(rows) == expected_rows(server, table)
+
+
+def test_a_kill_during_extract_loses_nothing(server: SandboxServer, warehouse: Path) -> None:
+    assert run_sync().success
+    server.change_leads(250)  # three pages of changes to read
+    server.inject("leads", Delay(60), page=2)
+    child = _start_child({})
+
+    _kill_when(child, lambda: any(e.page == 2 for e in server.request_log if e.resource == "leads"))
+    server.clear_faults()
+    server.change_leads(5)
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    _assert_exact(server, warehouse)
+
+
+def test_a_kill_during_load_loses_nothing(
+    server: SandboxServer, warehouse: Path, tmp_path: Path
+) -> None:
+    assert run_sync().success
+    server.change_leads(40)
+    marker = tmp_path / "loading"
+    child = _start_child({"CRASH_PAUSE": "load", "CRASH_MARKER": str(marker)})
+
+    _kill_when(child, marker.exists)
+    server.change_leads(7)
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    _assert_exact(server, warehouse)

@@ -1,0 +1,275 @@
+"""Faults, retries and rate limits: the sandbox's request log is the evidence."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from analytics_assets.sandbox import (
+    Delay,
+    DuplicateRecord,
+    EmptyPageHasMore,
+    ErrorEnvelope,
+    InvalidJson,
+    MissingResourceKey,
+    Reset,
+    SandboxConfig,
+    SandboxServer,
+    Status,
+    Truncated,
+)
+from analytics_assets.schema import LEADS, TABLES
+from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.expected import expected_rows, select_declared
+
+LEAD_PAGES = 5
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=LEAD_PAGES * 100)) as server:
+        use_api(monkeypatch, server)
+        yield server
+
+
+def _attempts(server: SandboxServer, resource: str, page: int) -> list:
+    return [e for e in server.request_log if e.resource == resource and e.page == page]
+
+
+def _tables_match(server: SandboxServer, warehouse: Path) -> None:
+    for table in TABLES:
+        assert set(query(warehouse, select_declared(table))) == expected_rows(server, table)
+        (count,) = query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table.name}")[0]
+        assert count == len({record["id"] for record in server.records(table.name)})
+
+
+def test_503_twice_then_200_retries_with_backoff_of_2_then_4_seconds(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", Status(503), page=3, times=2)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    attempts = _attempts(server, "leads", 3)
+    assert [e.status for e in attempts] == [503, 503, 200]
+    gaps = [later.time - earlier.time for earlier, later in pairwise(attempts)]
+    assert gaps[0] == pytest.approx(2, abs=0.5)
+    assert gaps[1] == pytest.approx(4, abs=0.5)
+    _tables_match(server, warehouse)
+
+
+def test_a_429_without_retry_after_waits_for_x_ratelimit_reset(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    reset = math.ceil(time.time()) + 3  # later than the 2 s backoff would wait
+    server.inject("users", Status(429, headers={"X-RateLimit-Reset": str(reset)}), page=1)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    first, second = _attempts(server, "users", 1)
+    assert (first.status, second.status) == (429, 200)
+    assert second.time - first.time >= reset - time.time() + (time.monotonic() - second.time) - 0.1
+    assert second.time - first.time > 2.5
+    _tables_match(server, warehouse)
+
+
+def test_retry_after_is_honoured(server: SandboxServer) -> None:
+    server.inject("campaigns", Status(503, headers={"Retry-After": "1"}), page=1)
+
+    assert run_sync().success
+
+    first, second = _attempts(server, "campaigns", 1)
+    assert second.time - first.time == pytest.approx(1, abs=0.4)
+
+
+def test_three_failed_attempts_fail_the_run_with_a_clear_retryable_error(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", Status(502), page=2, times=3)
+
+    result = run_sync()
+
+    assert not result.success
+    assert [e.status for e in _attempts(server, "leads", 2)] == [502, 502, 502]
+    message = step_failure(result)
+    assert f"leads: GET {server.base_url}leads?page=2 answered 502" in message
+    assert "retry later" in message
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+def test_client_errors_are_not_retried(server: SandboxServer, status: int) -> None:
+    server.inject("campaigns", Status(status), page=1)
+
+    result = run_sync()
+
+    assert not result.success
+    assert [e.status for e in _attempts(server, "campaigns", 1)] == [status]
+    assert f"campaigns: GET {server.base_url}campaigns answered {status}" in step_failure(result)
+
+
+@pytest.mark.parametrize("fault", [Reset(), Truncated()], ids=["reset", "truncated"])
+def test_a_broken_connection_is_retried(
+    server: SandboxServer, warehouse: Path, fault: object
+) -> None:
+    server.inject("leads", fault, page=4)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    assert [e.status for e in _attempts(server, "leads", 4)] == [0, 200]
+    _tables_match(server, warehouse)
+
+
+def test_a_timeout_is_retried(
+    server: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANALYTICS_API_TIMEOUT_S", "0.5")
+    server.inject("leads", Delay(2), page=2)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    assert len(_attempts(server, "leads", 2)) == 2
+    _tables_match(server, warehouse)
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        (InvalidJson(), "with a body that is not valid JSON"),
+        (MissingResourceKey(), "answered without the 'leads' key"),
+        (ErrorEnvelope(), "answered 200 with status 'error'"),
+    ],
+    ids=["invalid_json", "missing_key", "error_envelope"],
+)
+def test_a_bad_body_fails_clearly_and_keeps_the_previous_data(
+    server: SandboxServer, warehouse: Path, fault: object, says: str
+) -> None:
+    assert run_sync().success
+    before = set(query(warehouse, select_declared(LEADS)))
+    server.change_leads(3)
+    server.inject("leads", fault, page=1)
+
+    result = run_sync()
+
+    assert not result.success
+    message = step_failure(result)
+    assert f"leads: GET {server.base_url}leads" in message
+    assert says in message
+    assert set(query(warehouse, select_declared(LEADS))) == before
+
+
+def test_an_empty_page_that_hid_records_fails_clearly(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", EmptyPageHasMore(), page=2)
+
+    result = run_sync()
+
+    assert not result.success
+    assert (
+        f"GET {server.base_url}leads?page=2 answered an empty page with has_more true, and a "
+        "later page had records"
+    ) in step_failure(result)
+    assert not warehouse.exists() or query(
+        warehouse,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_api'"
+        " AND table_name = 'leads'",
+    ) == []  # nothing partial was loaded
+
+
+def test_trailing_empty_pages_claiming_more_end_the_read(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", EmptyPageHasMore(), page=LEAD_PAGES, times=1)
+    last_page = {r["id"] for r in server.records("leads")[-100:]}
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    assert [e.page for e in server.request_log if e.resource == "leads"][-2:] == [
+        LEAD_PAGES,
+        LEAD_PAGES + 1,
+    ]
+    loaded = {row[0] for row in query(warehouse, "SELECT id FROM analytics_api.leads")}
+    assert loaded == {r["id"] for r in server.records("leads")} - last_page
+
+
+def test_endless_empty_pages_end_with_a_clear_error(server: SandboxServer) -> None:
+    server.inject("leads", EmptyPageHasMore(), times=1000)
+
+    result = run_sync()
+
+    assert not result.success
+    assert "empty page in a row that still claims has_more" in step_failure(result)
+    assert len([e for e in server.request_log if e.resource == "leads"]) == 5
+
+
+def test_the_same_record_on_two_pages_is_merged_once_and_reported(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", DuplicateRecord(), page=3)
+    duplicate = server.records("leads")[100]["id"]  # the first record of page 2, again on page 3
+
+    result = run_sync()
+
+    _tables_match(server, warehouse)
+    checks = {
+        e.asset_check_key.name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.path[-1] == "leads"
+    }
+    assert not checks["primary_key"].passed
+    assert checks["primary_key"].metadata["duplicate_ids_in_last_load"].value == 1
+    assert checks["primary_key"].metadata["sample_ids"].value == [duplicate]
+
+
+def test_a_rate_limited_api_is_paced_without_a_single_429(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SandboxConfig(api_key=TEST_KEY, leads=900, rate_limit=4, rate_window_s=2)
+    with SandboxServer(config) as server:
+        use_api(monkeypatch, server)
+
+        result = run_sync()
+
+        assert result.success, step_failure(result)
+        statuses = [e.status for e in server.request_log]
+        assert len(statuses) == 11 and set(statuses) == {200}
+        _tables_match(server, warehouse)
+
+
+def test_requests_per_minute_caps_the_rate(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANALYTICS_API_REQUESTS_PER_MINUTE", "240")  # one per 0.25 s
+
+    assert run_sync().success
+
+    times = sorted(e.time for e in server.request_log)
+    assert len(times) == LEAD_PAGES + 2
+    assert min(b - a for a, b in pairwise(times)) >= 0.24
+
+
+def test_dagster_may_retry_server_errors_but_not_client_errors(server: SandboxServer) -> None:
+    server.inject("users", Status(503), page=1, times=3)
+    server_error = run_sync()
+    server.clear_faults()
+    server.inject("users", Status(404), page=1)
+    client_error = run_sync()
+
+    def failure(result: dg.ExecuteInProcessResult) -> dg.Failure:
+        event = next(e for e in result.all_events if e.is_step_failure)
+        return event.step_failure_data.user_failure_data
+
+    assert failure(server_error) is not None and failure(client_error) is not None
+    assert "503" in failure(server_error).description
+    assert "404" in failure(client_error).description
