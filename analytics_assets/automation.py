@@ -1,18 +1,140 @@
-"""Jobs (and, as they come, schedules and sensors) that run the assets."""
+"""Jobs, schedules, sensors and freshness: how and when the assets run.
+
+Default statuses: the schedules start STOPPED, so a fresh ``make dev`` never calls an API on its
+own (switch them on in the UI, or set ``ANALYTICS_SCHEDULES_RUNNING=1``); the sensors start
+RUNNING, as they call no API: one rebuilds models when their upstreams change, one reports
+failed runs.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import urllib.request
+from collections.abc import Sequence
+from datetime import timedelta
+
 import dagster as dg
 
+from analytics_assets.ingest.specs import GROUP as RAW_GROUP
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import MODEL_KEYS
 from analytics_assets.schema import TABLES
+from analytics_assets.settings import AutomationSettings
+
+ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
+SYNC_SELECTION = dg.AssetSelection.assets(
+    *(raw_asset_key(table) for table in TABLES), *MODEL_KEYS
+)
+FULL_REFRESH_CONFIG = {"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}}
+MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
+    dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+"""Rebuild a model when an upstream raw table changed, unless its blocking checks failed."""
 
 analytics_api_sync = dg.define_asset_job(
     name="analytics_api_sync",
-    selection=dg.AssetSelection.assets(*(raw_asset_key(table) for table in TABLES), *MODEL_KEYS),
+    selection=SYNC_SELECTION,
     description=(
         "Sync users, leads and campaigns from the API into the warehouse, check them, then "
         "rebuild the models (a failed blocking check keeps the models from rebuilding)."
     ),
 )
+
+analytics_api_full_refresh = dg.define_asset_job(
+    name="analytics_api_full_refresh",
+    selection=SYNC_SELECTION,
+    config=FULL_REFRESH_CONFIG,
+    description="analytics_api_sync, re-reading every lead instead of the changed ones.",
+)
+
+
+def _schedule_status() -> dg.DefaultScheduleStatus:
+    running = os.environ.get("ANALYTICS_SCHEDULES_RUNNING", "").lower() in {"1", "true", "yes"}
+    return dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+
+
+def build_schedules(settings: AutomationSettings) -> list[dg.ScheduleDefinition]:
+    """The hourly incremental sync and the weekly full refresh."""
+    return [
+        dg.ScheduleDefinition(
+            name="analytics_api_sync_schedule",
+            job=analytics_api_sync,
+            cron_schedule=settings.sync_cron,
+            execution_timezone=settings.timezone,
+            default_status=_schedule_status(),
+            description="Incremental sync (leads updated since the last sync).",
+        ),
+        dg.ScheduleDefinition(
+            name="analytics_api_full_refresh_schedule",
+            job=analytics_api_full_refresh,
+            cron_schedule=settings.full_refresh_cron,
+            execution_timezone=settings.timezone,
+            default_status=_schedule_status(),
+            description="Weekly full refresh: re-reads every lead.",
+        ),
+    ]
+
+
+analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
+    name="analytics_automation_sensor",
+    target=dg.AssetSelection.assets(*MODEL_KEYS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Rebuilds the models when the raw tables they read were updated.",
+)
+
+
+def alert_payload(context: dg.RunFailureSensorContext) -> dict[str, object]:
+    """The JSON an alert webhook receives for a failed run."""
+    run = context.dagster_run
+    return {
+        "event": "dagster_run_failure",
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "message": context.failure_event.message,
+        "failed_steps": sorted(
+            event.step_key for event in context.get_step_failure_events() if event.step_key
+        ),
+    }
+
+
+@dg.run_failure_sensor(
+    name="analytics_run_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description=f"Logs failed runs and POSTs them to {ALERT_WEBHOOK_VARIABLE} when set.",
+)
+def analytics_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
+    """Report a failed run: always in the sensor's log, and to a webhook when configured."""
+    payload = alert_payload(context)
+    context.log.error(f"run {payload['run_id']} of {payload['job_name']} failed: "
+                      f"{payload['message']}")
+    url = os.environ.get(ALERT_WEBHOOK_VARIABLE)
+    if not url:
+        return
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (configured URL)
+        context.log.info(f"alert sent to the webhook: HTTP {response.status}")
+
+
+def with_freshness(
+    assets: Sequence[dg.AssetsDefinition], settings: AutomationSettings
+) -> Sequence[dg.AssetsDefinition]:
+    """Raw tables get a freshness policy (warn at half the window); models rebuild eagerly."""
+    fail_window = timedelta(hours=settings.freshness_hours)
+    policy = dg.FreshnessPolicy.time_window(fail_window=fail_window, warn_window=fail_window / 2)
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.group_name == RAW_GROUP:
+            return spec.replace_attributes(freshness_policy=policy)
+        if spec.key in MODEL_KEYS:
+            return spec.replace_attributes(automation_condition=MODEL_AUTOMATION)
+        return spec
+
+    return dg.map_asset_specs(apply, assets)  # type: ignore[return-value]

@@ -2,15 +2,27 @@
 
 import dagster as dg
 
-from analytics_assets.automation import analytics_api_sync
+from analytics_assets.automation import (
+    analytics_api_full_refresh,
+    analytics_api_sync,
+    analytics_automation_sensor,
+    analytics_run_failure_sensor,
+    build_schedules,
+    with_freshness,
+)
 from analytics_assets.checks.assets import analytics_api_checks
 from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.models.assets import analytics_models
+from analytics_assets.settings import load_automation_settings
+
+automation = load_automation_settings()  # schedules and policies are part of the definitions
 
 defs = dg.Definitions(
-    assets=[analytics_api_raw, analytics_models],
+    assets=with_freshness([analytics_api_raw, analytics_models], automation),
     asset_checks=[analytics_api_checks],
-    jobs=[analytics_api_sync],
+    jobs=[analytics_api_sync, analytics_api_full_refresh],
+    schedules=build_schedules(automation),
+    sensors=[analytics_automation_sensor, analytics_run_failure_sensor],
     resources={"dlt": AnalyticsDltResource()},
 )

@@ -75,6 +75,37 @@ def _number(env: Mapping[str, str], name: str, default: float | None) -> float |
     return number
 
 
+@dataclass(frozen=True)
+class AutomationSettings:
+    """Settings that shape the definitions themselves (schedules, retries, freshness).
+
+    Read when the code location loads (a cron must be known before any run); reload the code
+    location in the UI to apply a change.
+    """
+
+    sync_cron: str = "0 * * * *"  # hourly incremental sync
+    full_refresh_cron: str = "0 3 * * 0"  # weekly full refresh, Sunday 03:00
+    timezone: str = "UTC"
+    retry_max: int = 2  # Dagster retries of the ingest step, after dlt's own request retries
+    retry_delay_s: float = 60.0  # first wait; doubles (with jitter) on each retry
+    freshness_hours: float = 2.0  # raw tables older than this fail their freshness policy
+
+
+def load_automation_settings(environ: Mapping[str, str] | None = None) -> AutomationSettings:
+    """Read ``ANALYTICS_SYNC_CRON`` & co. from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    defaults = AutomationSettings()
+    return AutomationSettings(
+        sync_cron=env.get("ANALYTICS_SYNC_CRON") or defaults.sync_cron,
+        full_refresh_cron=env.get("ANALYTICS_FULL_REFRESH_CRON") or defaults.full_refresh_cron,
+        timezone=env.get("ANALYTICS_SCHEDULE_TIMEZONE") or defaults.timezone,
+        retry_max=int(_number(env, "ANALYTICS_RETRY_MAX", defaults.retry_max) or 0),
+        retry_delay_s=_number(env, "ANALYTICS_RETRY_DELAY_S", defaults.retry_delay_s) or 0.0,
+        freshness_hours=_number(env, "ANALYTICS_FRESHNESS_HOURS", defaults.freshness_hours)
+        or defaults.freshness_hours,
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ

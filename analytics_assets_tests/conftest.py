@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from analytics_assets.definitions import defs
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.settings import PROJECT_DIR
 
@@ -23,6 +23,11 @@ SETTINGS_VARIABLES = (
     "ANALYTICS_DLT_DIR",
     "API_KEY",  # dlt's own lookup of the seed's dlt.secrets["api_key"]
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module loads the definitions: Dagster step retries wait 0.1 s, not 60 s."""
+    os.environ["ANALYTICS_RETRY_DELAY_S"] = "0.1"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,6 +78,8 @@ def use_api(
 
 def run_sync(instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Execute the ``analytics_api_sync`` job in process."""
+    from analytics_assets.definitions import defs
+
     job = defs.resolve_job_def("analytics_api_sync")
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False

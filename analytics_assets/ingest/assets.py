@@ -19,7 +19,11 @@ from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_spec
 from analytics_assets.schema import TABLES
-from analytics_assets.settings import MissingApiKeyError, load_settings
+from analytics_assets.settings import (
+    MissingApiKeyError,
+    load_automation_settings,
+    load_settings,
+)
 
 
 class SyncConfig(dg.Config):
@@ -33,11 +37,27 @@ WAREHOUSE_POOL = "analytics_warehouse"
 """Concurrency pool of everything that writes the warehouse (DuckDB allows one writer)."""
 
 
+def ingest_retry_policy() -> dg.RetryPolicy:
+    """Dagster retries of the whole sync, for outages longer than dlt's request retries.
+
+    Permanent errors (auth, other 4xx, bad answers) raise ``Failure(allow_retries=False)`` and
+    are not retried.
+    """
+    settings = load_automation_settings()
+    return dg.RetryPolicy(
+        max_retries=settings.retry_max,
+        delay=settings.retry_delay_s,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+
+
 @dg.multi_asset(
     name="analytics_api_raw",
     specs=[raw_asset_spec(table) for table in TABLES],
     can_subset=True,
     pool=WAREHOUSE_POOL,
+    retry_policy=ingest_retry_policy(),
 )
 def analytics_api_raw(
     context: dg.AssetExecutionContext, config: SyncConfig, dlt: AnalyticsDltResource

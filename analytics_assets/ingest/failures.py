@@ -66,8 +66,8 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
         if isinstance(error, PaginationLoopError):
             return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
         if isinstance(error, ApiResponseError):
-            # Possibly a glitch of the API or a proxy: a later attempt of the run may succeed.
-            return dg.Failure(description=f"{resource}: {error}", allow_retries=True)
+            # A malformed answer is for a person to look at; dlt already retried broken ones.
+            return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
         if isinstance(error, HTTPError) and error.response is not None:
             response = error.response
             status = response.status_code

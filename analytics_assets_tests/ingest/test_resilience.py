@@ -90,15 +90,33 @@ def test_retry_after_is_honoured(server: SandboxServer) -> None:
     assert second.time - first.time == pytest.approx(1, abs=0.4)
 
 
-def test_three_failed_attempts_fail_the_run_with_a_clear_retryable_error(
+def _step_retries(result: dg.ExecuteInProcessResult) -> int:
+    return sum(1 for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY")
+
+
+def test_after_three_failed_attempts_dagster_retries_the_sync(
     server: SandboxServer, warehouse: Path
 ) -> None:
     server.inject("leads", Status(502), page=2, times=3)
 
     result = run_sync()
 
+    assert result.success, step_failure(result)
+    assert _step_retries(result) == 1
+    assert [e.status for e in _attempts(server, "leads", 2)] == [502, 502, 502, 200]
+    _tables_match(server, warehouse)
+
+
+def test_a_lasting_outage_fails_the_run_with_a_clear_error(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", Status(502), page=2, times=1000)
+
+    result = run_sync()
+
     assert not result.success
-    assert [e.status for e in _attempts(server, "leads", 2)] == [502, 502, 502]
+    assert _step_retries(result) == 2  # ANALYTICS_RETRY_MAX
+    assert [e.status for e in _attempts(server, "leads", 2)] == [502] * 9  # 3 x 3 attempts
     message = step_failure(result)
     assert f"leads: GET {server.base_url}leads?page=2 answered 502" in message
     assert "retry later" in message
@@ -259,17 +277,14 @@ def test_requests_per_minute_caps_the_rate(
     assert min(b - a for a, b in pairwise(times)) >= 0.24
 
 
-def test_dagster_may_retry_server_errors_but_not_client_errors(server: SandboxServer) -> None:
-    server.inject("users", Status(503), page=1, times=3)
-    server_error = run_sync()
-    server.clear_faults()
+def test_client_errors_and_bad_answers_are_not_retried_by_dagster(
+    server: SandboxServer,
+) -> None:
     server.inject("users", Status(404), page=1)
     client_error = run_sync()
+    server.inject("users", InvalidJson(), page=1)
+    bad_answer = run_sync()
 
-    def failure(result: dg.ExecuteInProcessResult) -> dg.Failure:
-        event = next(e for e in result.all_events if e.is_step_failure)
-        return event.step_failure_data.user_failure_data
-
-    assert failure(server_error) is not None and failure(client_error) is not None
-    assert "503" in failure(server_error).description
-    assert "404" in failure(client_error).description
+    assert not client_error.success and not bad_answer.success
+    assert _step_retries(client_error) == 0 and _step_retries(bad_answer) == 0
+    assert [e.status for e in server.request_log if e.resource == "users"] == [404, 200]
