@@ -1,8 +1,10 @@
 """The code location: what it defines is derived from schema.py, and it loads with no secrets."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -58,3 +60,40 @@ def test_dagster_validates_the_code_location_without_any_secret(tmp_path) -> Non
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Validation successful" in completed.stdout + completed.stderr
+
+
+def _dg(*args: str, home: str) -> subprocess.CompletedProcess[str]:
+    """Run the `dg` CLI of this venv on the project, as a user with the venv activated."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANALYTICS_")}
+    env.update(DAGSTER_HOME=home, VIRTUAL_ENV=sys.prefix)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dg"), *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_dg_checks_and_lists_the_same_definitions(tmp_path: Path) -> None:
+    checked = _dg("check", "defs", home=str(tmp_path))
+    listed = _dg("list", "defs", "--json", home=str(tmp_path))
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    assert "does not match" not in checked.stdout + checked.stderr
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assert {asset["asset_key"] for asset in found["assets"]} == {
+        key.to_user_string() for key in RAW_KEYS | MODEL_KEYS
+    }
+    assert {job["name"] for job in found["jobs"]} == {
+        "analytics_api_sync",
+        "analytics_api_full_refresh",
+    }
+    assert {s["name"] for s in found["schedules"]} == {s.name for s in defs.schedules}
+    assert {s["name"] for s in found["sensors"]} == {s.name for s in defs.sensors}
+    assert {c["key"] for c in found["asset_checks"]} == {
+        spec.key.to_user_string() for spec in CHECK_SPECS
+    }

@@ -1,0 +1,69 @@
+"""Two runs launched at once both succeed: the warehouse pool makes the second one wait."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from analytics_assets.sandbox import SandboxServer
+from analytics_assets.settings import PROJECT_DIR
+from analytics_assets_tests.conftest import use_api
+
+WRITERS = ("analytics_api_raw", "analytics_api_checks", "analytics_models")
+
+
+def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    starts: dict[str, float] = {}
+    windows: dict[str, tuple[float, float]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key not in WRITERS:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            windows[event.step_key] = (starts[event.step_key], entry.timestamp)
+    return windows
+
+
+def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = [
+        sys.executable, "-m", "dagster", "job", "execute",
+        "-m", "analytics_assets.definitions", "-j", "analytics_api_sync",
+    ]
+
+    children = [
+        subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [child.communicate(timeout=300)[0] for child in children]
+
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert not [out for out in outputs if "Could not set lock" in out]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2
+        assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
+        windows = [
+            window
+            for run in runs
+            for window in _step_windows(instance, run.run_id).values()
+        ]
+    assert len(windows) == 2 * len(WRITERS)
+    windows.sort()
+    for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
+        assert start >= end  # no two warehouse writers ever overlapped
