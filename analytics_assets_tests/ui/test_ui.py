@@ -1,0 +1,154 @@
+"""The Dagster UI end to end: `dagster dev` over the sandbox, driven by headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from analytics_assets_tests.ui.harness import REPOSITORY_SELECTOR, DagsterDev, poll
+
+RAW_ASSETS = ("users", "leads", "campaigns")
+MODELS = ("campaign_performance", "owner_pipeline")
+LINEAGE = {
+    ("analytics_api", "users"): set(),
+    ("analytics_api", "leads"): set(),
+    ("analytics_api", "campaigns"): set(),
+    ("analytics", "campaign_performance"): {("analytics_api", "users"),
+                                            ("analytics_api", "campaigns")},
+    ("analytics", "owner_pipeline"): {("analytics_api", "users"), ("analytics_api", "leads")},
+}
+SCHEDULES = ("analytics_api_sync_schedule", "analytics_api_full_refresh_schedule")
+SENSORS = ("analytics_automation_sensor", "analytics_run_failure_sensor")
+RUN_TIMEOUT_S = 120.0  # the sync of the default sandbox takes ~10–20 s
+TICK_TIMEOUT_S = 60.0  # the daemon evaluates sensors within seconds of starting
+
+ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+UI_RUNS = """{
+  runsOrError(filter: {tags: [{key: "dagster/from_ui", value: "true"}]}) {
+    __typename
+    ... on Runs { results { runId status } }
+    ... on PythonError { message }
+  }
+}"""
+RUN_STATUS = """query ($runId: ID!) {
+  runOrError(runId: $runId) { __typename ... on Run { status } ... on PythonError { message } }
+}"""
+SCHEDULE_STATES = """query ($repo: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $repo) {
+    __typename
+    ... on Schedules { results { name scheduleState { status } } }
+    ... on PythonError { message }
+  }
+}"""
+SENSOR_TICKS = """query ($repo: RepositorySelector!) {
+  sensorsOrError(repositorySelector: $repo) {
+    __typename
+    ... on Sensors {
+      results { name sensorState { status ticks(limit: 5) { status timestamp error { message } } } }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _results(answer: dict[str, Any], field: str, typename: str) -> list[dict[str, Any]]:
+    """The results of a ``...OrError`` field, failing with its error when it is not ``typename``."""
+    value = answer[field]
+    assert value["__typename"] == typename, value
+    return value["results"]
+
+
+def _ui_run(dagster: DagsterDev) -> dict[str, Any] | None:
+    """The one run launched from the UI, once it exists."""
+    runs = _results(dagster.graphql(UI_RUNS), "runsOrError", "Runs")
+    assert len(runs) <= 1, f"more than one run launched from the UI: {runs}"
+    return runs[0] if runs else None
+
+
+def _finished(dagster: DagsterDev, run_id: str) -> str | None:
+    """The final status of ``run_id``, or None while it is queued or running."""
+    run = dagster.graphql(RUN_STATUS, {"runId": run_id})["runOrError"]
+    assert run["__typename"] == "Run", run
+    return run["status"] if run["status"] in {"SUCCESS", "FAILURE", "CANCELED"} else None
+
+
+def test_materialize_all_from_the_asset_graph(
+    page: Page, dagster: DagsterDev, artifacts: Path
+) -> None:  # page first: without a browser, skip before starting `dagster dev`
+    """Lineage, "Materialize all", the run, and the leads page with its row count and checks."""
+    # The global lineage shows every raw table and model; GraphQL has the edges between them.
+    lineage_link = page.get_by_role("navigation").get_by_role("link", name=re.compile("Lineage$"))
+    lineage_link.click()
+    expect(page.get_by_text("Global asset lineage", exact=True)).to_be_visible()
+    page.get_by_role("button", name="settings", exact=True).click()  # the graph's own settings
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    graph = page.locator("svg foreignObject")
+    for name in (*RAW_ASSETS, *MODELS):
+        expect(graph.get_by_text(name, exact=True)).to_be_visible()
+    page.mouse.move(0, 0)  # no node hovered (hovering highlights its edges)
+    page.screenshot(path=artifacts / "01-asset-graph.png")
+    nodes = dagster.graphql(ASSET_NODES)["assetNodes"]
+    lineage = {tuple(node["assetKey"]["path"]): {tuple(dep["path"]) for dep in
+                                                 node["dependencyKeys"]} for node in nodes}
+    assert lineage == LINEAGE
+
+    # "Materialize all" launches one run of the five assets (and their checks); it succeeds.
+    page.get_by_role("button", name="Materialize all").click()
+    expect(page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))).to_be_visible()
+    run_id = poll(lambda: _ui_run(dagster), 30, "the run launched from the UI",
+                  give_up=dagster.died)["runId"]
+    status = poll(lambda: _finished(dagster, run_id), RUN_TIMEOUT_S, f"run {run_id} to finish",
+                  give_up=dagster.died)
+    page.goto(f"{dagster.url}/runs/{run_id}")
+    expect(page.get_by_text(re.compile("^(Success|Failure|Canceled)$"))).to_be_visible()
+    page.screenshot(path=artifacts / "02-run.png")
+    assert status == "SUCCESS", f"run {run_id} ended {status}; see {artifacts / '02-run.png'}"
+    expect(page.get_by_text("Success", exact=True)).to_be_visible()
+
+    # The graph now shows the materializations.
+    lineage_link.click()
+    expect(graph.get_by_text("Materialized", exact=True)).to_have_count(len(RAW_ASSETS + MODELS))
+    page.mouse.move(0, 0)
+    page.screenshot(path=artifacts / "03-asset-graph-materialized.png")
+
+    # The leads page shows the rows loaded and the checks that passed.
+    page.goto(f"{dagster.url}/assets/analytics_api/leads")
+    row_count = page.locator("div").filter(  # .last: the innermost box, the "Row count" stat
+        has=page.get_by_text("Row count", exact=True), has_text="2,500"
+    )
+    expect(row_count.last).to_have_text(re.compile(r"^\s*Row count\s*2,500\s*$"))
+    expect(page.get_by_text("Latest check results", exact=True)).to_be_visible()
+    page.screenshot(path=artifacts / "04-asset-leads.png")
+    page.get_by_role("tab", name="Checks").click()
+    not_null = page.get_by_text("not_null", exact=True).filter(visible=True)
+    expect(page.locator("div").filter(has=not_null, has_text="Succeeded").last).to_be_visible()
+    not_null.first.click()
+    expect(page).to_have_url(re.compile(r"[?&]checkDetail=not_null(&|$)"))
+    expect(page.get_by_text("Evaluation result", exact=True)).to_be_visible()
+    expect(page.get_by_text("Passed", exact=True)).to_be_visible()
+    page.screenshot(path=artifacts / "05-asset-leads-checks.png")
+
+
+def test_schedules_stopped_sensors_running_and_ticking(dagster: DagsterDev) -> None:
+    """Schedules load STOPPED, sensors RUNNING, and the daemon ticks every sensor."""
+    repo = {"repo": REPOSITORY_SELECTOR}
+    schedules = _results(dagster.graphql(SCHEDULE_STATES, repo), "schedulesOrError", "Schedules")
+    assert {s["name"]: s["scheduleState"]["status"] for s in schedules} == dict.fromkeys(
+        SCHEDULES, "STOPPED"
+    )
+
+    def ticks() -> dict[str, list[dict[str, Any]]] | None:
+        sensors = _results(dagster.graphql(SENSOR_TICKS, repo), "sensorsOrError", "Sensors")
+        assert {s["name"]: s["sensorState"]["status"] for s in sensors} == dict.fromkeys(
+            SENSORS, "RUNNING"
+        )
+        by_sensor = {s["name"]: s["sensorState"]["ticks"] for s in sensors}
+        return by_sensor if all(by_sensor.values()) else None
+
+    by_sensor = poll(ticks, TICK_TIMEOUT_S, "a tick of every sensor", give_up=dagster.died)
+    failed = {name: tick for name, ticks_ in by_sensor.items() for tick in ticks_
+              if tick["status"] == "FAILURE"}
+    assert not failed, f"sensor ticks failed: {failed}"
