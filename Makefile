@@ -37,3 +37,11 @@ sandbox: install  ## only the sandbox API, on a free port
 
 clean:
 	rm -rf data .dagster_home
+
+.PHONY: bench bench-quick
+
+bench-quick: install  ## ~20k leads, under 3 minutes: benchmarks/results/latest.{json,md}
+	$(PY) -m benchmarks.run --plan quick
+
+bench: install  ## 100k and 1M leads (long): benchmarks/results/latest.{json,md}
+	$(PY) -m benchmarks.run --plan full

@@ -1,0 +1,155 @@
+"""Pages as Arrow tables: dlt's fast path, taken only by pages that match schema.py exactly.
+
+dlt normalizes Python records one by one (flattening, type coercion, variant columns): about
+35 µs per lead, several times the cost of fetching and parsing it. A page whose records all have
+exactly the declared shape (no undeclared key, every value ``None`` or of its declared JSON type)
+needs none of that: ``PagesAsArrow`` turns it into an Arrow table with the declared columns
+(``data__city``, ...) and dlt writes it to parquet as is. Any other page (a string in an integer
+field, an undeclared field, a null id, ...) passes through unchanged, as records, so dlt's
+normal path treats it exactly as before: variant columns, new columns, coercions and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from dlt.extract.items_transform import ItemTransform
+
+from analytics_assets.schema import Field, FieldType, Table
+
+ARROW_TYPES: dict[FieldType, pa.DataType] = {
+    "string": pa.string(),
+    "boolean": pa.bool_(),
+    "integer": pa.int64(),
+}
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError)
+BATCH_ROWS = 10_000
+"""Rows per Arrow table handed to dlt: dlt recomputes the table schema for every Arrow item
+(about 12 ms), so single pages of 100 rows would cost more than they save."""
+
+
+def _objects(table: Table) -> dict[tuple[str, ...], frozenset[str]]:
+    """Path of every object field -> the member names it may hold (the root is ``()``)."""
+    shapes: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def visit(path: tuple[str, ...], fields: Sequence[Field]) -> None:
+        shapes[path] = frozenset(field.name for field in fields)
+        for field in fields:
+            if field.type == "object":
+                visit((*path, field.name), field.fields)
+
+    visit((), table.fields)
+    return shapes
+
+
+def _nested_fields(fields: Sequence[Field]) -> list[pa.Field]:
+    """The records' own shape: objects as Arrow structs, everything nullable."""
+    return [
+        pa.field(f.name, pa.struct(_nested_fields(f.fields)))
+        if f.type == "object"
+        else pa.field(f.name, ARROW_TYPES[f.type])
+        for f in fields
+    ]
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    """The Arrow schema of ``table``'s columns; only the primary key is not nullable."""
+    return pa.schema(
+        pa.field(column.name, ARROW_TYPES[column.type], nullable=column.name != table.primary_key)
+        for column in table.columns
+    )
+
+
+class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
+    """A dlt pipe step: pages of records -> Arrow tables of ``batch_rows``, where they fit.
+
+    It must come first after the resource's generator, where items are still dlt's
+    ``PageData``: a page's ``paginator.has_next_page`` says when to hand over the last batch.
+    Pages that do not fit pass on at once, as records; empty pages pass on unchanged.
+
+    Args:
+        table: The declared table the resource's records belong to.
+        batch_rows: Rows gathered before a table is handed to dlt.
+    """
+
+    def __init__(self, table: Table, batch_rows: int = BATCH_ROWS) -> None:
+        super().__init__(lambda item: item)
+        self.table = table
+        self.schema = arrow_schema(table)
+        self.batch_rows = batch_rows
+        self._shapes = _objects(table)
+        self._nested = pa.schema(_nested_fields(table.fields))
+        self._integers = [column for column in table.columns if column.type == "integer"]
+        self._key = [column.name for column in table.columns].index(table.primary_key)
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self.arrow_pages = 0
+        self.record_pages = 0
+
+    def __call__(self, item: Any, meta: Any = None) -> Any:
+        # Eager on purpose: dlt may call the step again before it drains a returned iterator.
+        converted = self.to_arrow(item) if isinstance(item, list) and item else None
+        if converted is not None:
+            self.arrow_pages += 1
+            self._pending.append(converted)
+            self._pending_rows += converted.num_rows
+        elif isinstance(item, list) and item:
+            self.record_pages += 1
+        out: list[Any] = []
+        if self._pending and (self._pending_rows >= self.batch_rows or _is_last_page(item)):
+            out.append(pa.concat_tables(self._pending))
+            self._pending, self._pending_rows = [], 0
+        if converted is None:
+            out.append(item)
+        if not out:
+            return None  # held back until the batch is full
+        return out[0] if len(out) == 1 else iter(out)
+
+    def to_arrow(self, records: list[Any]) -> pa.Table | None:
+        """``records`` as an Arrow table, or None if any of them strays from the schema."""
+        objects: dict[tuple[str, ...], list[Any]] = {(): records}
+        for path, members in self._shapes.items():  # parents come before their members
+            values = objects[path] if not path else _member(objects[path[:-1]], path[-1])
+            if not _objects_fit(values, members):
+                return None
+            objects[path] = values
+        # pyarrow refuses any other type for strings and booleans, but truncates floats.
+        for column in self._integers:
+            if not _integers(_member(objects[column.path[:-1]], column.path[-1])):
+                return None
+        try:
+            nested = pa.Table.from_pylist(records, schema=self._nested)
+        except ARROW_ERRORS:
+            return None
+        while any(pa.types.is_struct(field.type) for field in nested.schema):
+            nested = nested.flatten()  # data -> data.city: the columns come in declared order
+        if nested.column(self._key).null_count:
+            return None
+        return pa.Table.from_arrays(nested.columns, schema=self.schema)
+
+
+def _is_last_page(item: Any) -> bool:
+    """True on the last page, and for any item that is not dlt's ``PageData`` (to be safe)."""
+    paginator = getattr(item, "paginator", None)
+    return paginator is None or not paginator.has_next_page
+
+
+def _member(parents: list[Any], name: str) -> list[Any]:
+    return [None if parent is None else parent.get(name) for parent in parents]
+
+
+NONE = type(None)
+
+
+def _objects_fit(values: list[Any], members: frozenset[str]) -> bool:
+    """Every value is None or a dict whose keys are all ``members`` (set operations in C)."""
+    if not set(map(type, values)) <= {dict, NONE}:
+        return False
+    present = [value for value in values if value is not None]
+    return not present or set().union(*map(dict.keys, present)) <= members
+
+
+def _integers(values: list[Any]) -> bool:
+    return set(map(type, values)) <= {int, NONE}

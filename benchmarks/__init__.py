@@ -1,0 +1,1 @@
+"""Benchmarks of the sync against the sandbox API (``make bench`` / ``make bench-quick``)."""

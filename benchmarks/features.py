@@ -1,0 +1,77 @@
+"""Switch the sync's speed-ups off one by one, in a benchmark child only (for the ablation).
+
+Each feature names one change of issue 6; ``disable`` undoes it by patching the project's
+modules before the first sync. Nothing here is imported by the project itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+FEATURES: tuple[str, ...] = (
+    "uncompressed",  # dlt writes extracted files without gzip
+    "compiled_selector",  # the data selector is parsed once, not per page
+    "fast_http",  # orjson, proxy settings read once per host
+    "arrow",  # pages matching the schema go to dlt as Arrow tables
+    "parallel",  # parallelized resources: the next page is fetched while dlt works
+)
+"""In the order they were applied; the ablation enables them cumulatively."""
+
+
+def _uncompressed() -> None:
+    # environment variables win over the config the pipeline sets
+    os.environ["ANALYTICS_API__DATA_WRITER__DISABLE_COMPRESSION"] = "false"
+
+
+def _compiled_selector() -> None:
+    from analytics_assets.api import source
+
+    source.compile_path = lambda path: path  # type: ignore[assignment]
+
+
+def _fast_http() -> None:
+    from dlt.sources.helpers.requests.session import Session
+
+    from analytics_assets.api import http
+
+    http.orjson = None
+    http.EnvironmentOnceSession.merge_environment_settings = (  # type: ignore[method-assign]
+        Session.merge_environment_settings
+    )
+
+
+def _arrow() -> None:
+    from analytics_assets.api import arrow_pages
+
+    # every page then takes dlt's record path, as before the change
+    arrow_pages.PagesAsArrow.to_arrow = lambda self, records: None  # type: ignore[method-assign]
+
+
+def _parallel() -> None:
+    from analytics_assets.api import source
+
+    seed_config = source.seed_config
+
+    def sequential(*args: Any, **kwargs: Any) -> Any:
+        config = seed_config(*args, **kwargs)
+        config["resource_defaults"].pop("parallelized", None)
+        return config
+
+    source.seed_config = sequential  # type: ignore[assignment]
+
+
+DISABLE: dict[str, Callable[[], None]] = {
+    "uncompressed": _uncompressed,
+    "compiled_selector": _compiled_selector,
+    "fast_http": _fast_http,
+    "arrow": _arrow,
+    "parallel": _parallel,
+}
+
+
+def disable(features: list[str]) -> None:
+    """Undo the named speed-ups in this process."""
+    for name in features:
+        DISABLE[name]()

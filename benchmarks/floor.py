@@ -1,0 +1,63 @@
+"""Contender "floor": a plain HTTP client loop over every page with JSON parsing, nothing stored.
+
+Run as a child: ``python -m benchmarks.floor --base-url URL --out F``. One keep-alive
+``http.client`` connection, following ``next_page`` of users, leads and campaigns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import time
+from urllib.parse import urlsplit
+
+from benchmarks.child import write_payload
+from benchmarks.sandbox_proc import API_KEY, KEY_HEADER
+
+RESOURCES = ("users", "leads", "campaigns")
+
+
+def walk(connection: http.client.HTTPConnection, path: str, resource: str) -> tuple[int, int]:
+    """Follow next_page from the first page of ``resource``; returns (pages, rows)."""
+    target: str | None = f"{path}{resource}"
+    pages = rows = 0
+    headers = {KEY_HEADER: API_KEY}
+    while target is not None:
+        connection.request("GET", target, headers=headers)
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{target}: {response.status} {body}")
+        pages += 1
+        rows += len(body[resource])
+        cursor = body.get("next_page")
+        if not cursor or body.get("has_more") is False:
+            target = None
+        else:
+            parts = urlsplit(cursor)
+            target = f"{parts.path}?{parts.query}"
+    return pages, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    split = urlsplit(args.base_url)
+    connection = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
+    started = time.perf_counter()
+    counts = {resource: walk(connection, split.path, resource) for resource in RESOURCES}
+    wall = time.perf_counter() - started
+    connection.close()
+    write_payload(args.out, {
+        "wall_s": wall,
+        "pages": {name: pages for name, (pages, _) in counts.items()},
+        "rows": {name: rows for name, (_, rows) in counts.items()},
+        "phases": {"extract": wall},
+    })
+
+
+if __name__ == "__main__":
+    main()

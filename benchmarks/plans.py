@@ -1,0 +1,61 @@
+"""What ``make bench-quick`` and ``make bench`` measure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RatePlan:
+    """A rate-limited sync: ``limit`` requests per ``window_s`` over ``leads`` / 100 pages."""
+
+    leads: int
+    limit: int
+    window_s: float
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The limit as the per-minute figure ``ANALYTICS_API_REQUESTS_PER_MINUTE`` takes."""
+        return self.limit * 60 / self.window_s
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One benchmark run."""
+
+    name: str
+    leads: tuple[int, ...]
+    repeats: int  # of floor and project, per lead count
+    seed_repeats: int
+    seed_max_leads: int  # seed default's memory grows with the data: 4.1 GB at 100k
+    rate: RatePlan
+    incremental_leads: int
+    import_repeats: int
+    users: int = 25
+    campaigns: int = 40
+    capped_memory_limit: str | None = None
+    """Also run the project once with DuckDB's memory_limit at this (memory against speed)."""
+
+
+QUICK = Plan(
+    name="quick",
+    leads=(20_000,),
+    repeats=3,
+    seed_repeats=1,
+    seed_max_leads=100_000,
+    rate=RatePlan(leads=9_000, limit=60, window_s=10.0),  # 92 requests: about 15 s
+    incremental_leads=20_000,
+    import_repeats=5,
+)
+FULL = Plan(
+    name="full",
+    leads=(100_000, 1_000_000),
+    repeats=3,
+    seed_repeats=1,
+    seed_max_leads=100_000,
+    rate=RatePlan(leads=35_000, limit=120, window_s=10.0),  # 352 requests: about 30 s
+    incremental_leads=100_000,
+    import_repeats=7,
+    capped_memory_limit="256MB",
+)
+PLANS = {plan.name: plan for plan in (QUICK, FULL)}

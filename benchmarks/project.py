@@ -1,0 +1,78 @@
+"""Contender "project": the Dagster materialization of ``analytics_api_sync``.
+
+Executes the job in process (raw assets, their checks, then the models) on an ephemeral
+instance. Phases: dlt's trace of the run (extract / normalize / load) and Dagster's step
+durations (the raw step, the checks step, the models step).
+
+Run as a child: ``python -m benchmarks.project --base-url URL --workdir D --out F``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.child import write_payload
+from benchmarks.env import point_at_sandbox
+from benchmarks.features import disable
+from benchmarks.phases import dagster_step_seconds, dlt_phases
+
+RAW_STEP = "analytics_api_raw"
+CHECKS_STEP = "analytics_api_checks"
+MODELS_STEP = "analytics_models"
+
+
+def run_job() -> dict[str, Any]:
+    """Run ``analytics_api_sync`` once; its wall time, step durations and dlt phases."""
+    import dagster as dg
+    import dlt
+
+    from analytics_assets.definitions import defs
+    from analytics_assets.ingest.pipeline import PIPELINE_NAME
+    from analytics_assets.settings import load_settings
+
+    job = defs.resolve_job_def("analytics_api_sync")
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    wall = time.perf_counter() - started
+    if not result.success:
+        raise RuntimeError("analytics_api_sync failed")
+    steps = dagster_step_seconds(result.all_events)
+    settings = load_settings()
+    trace = dlt.attach(PIPELINE_NAME, pipelines_dir=str(settings.dlt_dir)).last_trace
+    rows = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
+    phases = dlt_phases(trace)
+    phases["checks"] = steps.get(CHECKS_STEP, 0.0)
+    models = steps.get(MODELS_STEP, 0.0)
+    return {
+        "job_s": wall,
+        "wall_s": wall - models,  # the sync and its checks; the models are reported apart
+        "models_s": models,
+        "steps": steps,
+        "phases": phases,
+        "rows": {name: count for name, count in rows.items() if not name.startswith("_dlt")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--disable", default="", help="speed-ups to switch off (features.py)")
+    args = parser.parse_args()
+    point_at_sandbox(args.base_url, args.workdir)
+    disable([name for name in args.disable.split(",") if name])
+    started = time.perf_counter()
+    import dagster  # noqa: F401
+
+    import analytics_assets.definitions  # noqa: F401
+
+    imported = time.perf_counter() - started
+    write_payload(args.out, {"import_s": imported, **run_job()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Scenarios that need the sandbox's request log, so they run it in process (in a child).
+
+``python -m benchmarks.scenarios rate-limit --leads N --limit L --window W [--rpm R] --out F``
+``python -m benchmarks.scenarios incremental --leads N --change-share S --out F``
+
+Each runs ``analytics_api_sync`` against an in-process ``SandboxServer`` and reads its
+``request_log``: the requests the API saw, with status and arrival time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.child import write_payload
+from benchmarks.env import point_at_sandbox
+
+
+def _sync() -> float:
+    """Run ``analytics_api_sync`` once; its wall seconds. Raises if it failed."""
+    import dagster as dg
+
+    from analytics_assets.definitions import defs
+
+    started = time.perf_counter()
+    result = defs.resolve_job_def("analytics_api_sync").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    if not result.success:
+        raise RuntimeError("analytics_api_sync failed")
+    return time.perf_counter() - started
+
+
+def rate_limited(leads: int, limit: int, window_s: float, rpm: float | None) -> dict[str, Any]:
+    """A full sync against an API allowing ``limit`` requests per ``window_s``."""
+    from analytics_assets.sandbox import SandboxConfig, SandboxServer
+
+    config = SandboxConfig(leads=leads, rate_limit=limit, rate_window_s=window_s)
+    with SandboxServer(config) as server, tempfile.TemporaryDirectory() as tmp:
+        point_at_sandbox(server.base_url, Path(tmp), requests_per_minute=rpm)
+        wall = _sync()
+        log = [entry for entry in server.request_log if entry.resource]
+    served = [entry for entry in log if entry.status == 200]
+    span = max(log[-1].time - log[0].time, 1e-9)
+    allowed_per_s = limit / window_s
+    return {
+        "requests_per_minute": rpm,
+        "limit": limit,
+        "window_s": window_s,
+        "wall_s": wall,
+        "requests": len(log),
+        "ok_requests": len(served),
+        "status_429": sum(1 for entry in log if entry.status == 429),
+        "span_s": span,
+        # requests the API accepted per second over the sync's span, against what it allows;
+        # the first request opens the first window, so N requests need (N - 1) gaps
+        "rate_fraction": (len(served) - 1) / span / allowed_per_s,
+    }
+
+
+def incremental(leads: int, change_share: float) -> dict[str, Any]:
+    """A full sync, ``change_share`` of the leads changed, then an incremental sync."""
+    from analytics_assets.sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(leads=leads)) as server, tempfile.TemporaryDirectory() as tmp:
+        point_at_sandbox(server.base_url, Path(tmp))
+        full_s = _sync()
+        full_pages = _lead_pages(server)
+        changed = server.change_leads(round(leads * change_share))
+        server.clear_log()
+        incremental_s = _sync()
+        incremental_pages = _lead_pages(server)
+    return {
+        "leads": leads,
+        "changed": len(changed),
+        "full_lead_pages": full_pages,
+        "incremental_lead_pages": incremental_pages,
+        "page_fraction": incremental_pages / full_pages,
+        "full_s": full_s,
+        "incremental_s": incremental_s,
+    }
+
+
+def _lead_pages(server: Any) -> int:
+    return sum(1 for entry in server.request_log if entry.resource == "leads")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=("rate-limit", "incremental"))
+    parser.add_argument("--leads", type=int, required=True)
+    parser.add_argument("--limit", type=int, default=120)
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--rpm", type=float)
+    parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if args.scenario == "rate-limit":
+        payload = rate_limited(args.leads, args.limit, args.window, args.rpm)
+    else:
+        payload = incremental(args.leads, args.change_share)
+    write_payload(args.out, payload)
+
+
+if __name__ == "__main__":
+    main()
