@@ -14,6 +14,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """Relative paths in settings resolve against the project directory, not the caller's cwd."""
 
+DEFAULT_DESTINATION = "duckdb"
 SEED_BASE_URL = "https://api.example.com/v1/"
 SEED_KEY_HEADER = "api_key"
 API_KEY_VARIABLE = "ANALYTICS_API_KEY"
@@ -30,6 +31,7 @@ class Settings:
 
     base_url: str = SEED_BASE_URL
     key_header: str = SEED_KEY_HEADER
+    destination: str = DEFAULT_DESTINATION  # any dlt destination; credentials the dlt way
     duckdb_path: Path = PROJECT_DIR / "data" / "analytics.duckdb"
     dlt_dir: Path = PROJECT_DIR / "data" / "dlt"
     api_key: str | None = field(default=None, repr=False)
@@ -60,6 +62,15 @@ def _dlt_secret_api_key() -> str | None:
 
     value = dlt.secrets.get(DLT_SECRET_NAME)
     return str(value) if value else None
+
+
+def configured_destination(environ: Mapping[str, str] | None = None) -> str:
+    """The dlt destination ``ANALYTICS_DESTINATION`` names (default ``duckdb``).
+
+    Also read when the code location loads: asset kinds name the destination.
+    """
+    env = os.environ if environ is None else environ
+    return (env.get("ANALYTICS_DESTINATION") or DEFAULT_DESTINATION).strip().lower()
 
 
 def _number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
@@ -113,6 +124,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         base_url=env.get("ANALYTICS_API_BASE_URL") or defaults.base_url,
         key_header=env.get("ANALYTICS_API_KEY_HEADER") or defaults.key_header,
+        destination=configured_destination(env),
         duckdb_path=_path(env.get("ANALYTICS_DUCKDB_PATH") or defaults.duckdb_path),
         dlt_dir=_path(env.get("ANALYTICS_DLT_DIR") or defaults.dlt_dir),
         api_key=env.get(API_KEY_VARIABLE) or _dlt_secret_api_key(),

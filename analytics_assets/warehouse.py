@@ -15,9 +15,17 @@ from dlt.destinations.sql_client import SqlClientBase
 from analytics_assets.schema import FieldType
 from analytics_assets.settings import Settings
 
+STANDARD_TYPES: dict[FieldType, str] = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "integer": "BIGINT",
+}
 SQL_TYPES: dict[str, dict[FieldType, str]] = {
-    # information_schema.columns.data_type of each declared type, per dlt destination type
-    "duckdb": {"string": "VARCHAR", "boolean": "BOOLEAN", "integer": "BIGINT"},
+    # information_schema.columns.data_type of each declared type, per dlt destination type.
+    # The one destination-specific piece of the checks and models; a destination missing here
+    # still loads, checks and models, but column_types then checks names only (it says so).
+    "duckdb": STANDARD_TYPES,
+    "motherduck": STANDARD_TYPES,
     "postgres": {"string": "CHARACTER VARYING", "boolean": "BOOLEAN", "integer": "BIGINT"},
 }
 
@@ -78,9 +86,14 @@ class Warehouse:
         )
         return {name: str(data_type).upper() for name, data_type in rows}
 
+    @property
+    def knows_types(self) -> bool:
+        """Whether SQL_TYPES says how declared types look in this destination."""
+        return self.destination_type in SQL_TYPES
+
     def sql_type(self, field_type: FieldType) -> str:
         """The ``information_schema`` type name a declared type loads as here."""
-        return SQL_TYPES[self.destination_type][field_type]
+        return SQL_TYPES.get(self.destination_type, STANDARD_TYPES)[field_type]
 
 
 @contextmanager

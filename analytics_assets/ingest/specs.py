@@ -11,6 +11,7 @@ from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from analytics_assets.schema import TABLES_BY_NAME, Column, Table
+from analytics_assets.settings import configured_destination
 
 DATASET = "analytics_api"
 """The warehouse schema (dlt dataset) the raw tables land in; also the asset key prefix."""
@@ -39,8 +40,9 @@ def _table_column(table: Table, column: Column) -> dg.TableColumn:
     )
 
 
-def raw_asset_spec(table: Table, destination: str = "duckdb") -> dg.AssetSpec:
-    """The asset spec of one raw table loaded by dlt."""
+def raw_asset_spec(table: Table, destination: str | None = None) -> dg.AssetSpec:
+    """The asset spec of one raw table loaded by dlt into ``destination`` (default: configured)."""
+    destination = destination or configured_destination()
     return dg.AssetSpec(
         key=raw_asset_key(table),
         description=f"{table.description} Loaded by dlt from GET /{table.name} (merge on id).",

@@ -14,13 +14,13 @@ import dagster as dg
 from analytics_assets.ingest.assets import WAREHOUSE_POOL
 from analytics_assets.ingest.specs import DAGSTER_TYPES, DATASET, OWNERS, raw_asset_key
 from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS, Table
-from analytics_assets.settings import load_settings
+from analytics_assets.settings import configured_destination, load_settings
 from analytics_assets.warehouse import Warehouse, open_warehouse
 
 SCHEMA = "analytics"
 """The warehouse schema the models are built in; also their asset key prefix."""
 GROUP = "models"
-KINDS = {"sql", "duckdb"}
+KINDS = {"sql"}  # plus the configured destination
 SQL_DIR = files(__package__).joinpath("sql")  # a handle only: files are read at run time
 
 
@@ -140,7 +140,7 @@ def model_spec(model: Model) -> dg.AssetSpec:
         deps=[raw_asset_key(table) for table in model.reads],
         group_name=GROUP,
         owners=list(OWNERS),
-        kinds=set(KINDS),
+        kinds={*KINDS, configured_destination()},
         metadata={
             "dagster/column_schema": model.column_schema,
             "dagster/table_name": model.table_name,

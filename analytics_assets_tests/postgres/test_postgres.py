@@ -1,0 +1,115 @@
+"""The whole job against a real PostgreSQL: the same exact-row tests as on DuckDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from analytics_assets.checks.assets import CHECK_SPECS
+from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, OWNER_PIPELINE, Model
+from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.schema import LEADS, TABLES
+from analytics_assets.settings import PROJECT_DIR
+from analytics_assets.warehouse import SQL_TYPES
+from analytics_assets_tests.conftest import TEST_KEY, run_sync, step_failure, use_api
+from analytics_assets_tests.expected import expected_rows, select_declared
+from analytics_assets_tests.models.test_models import (
+    Rows,
+    _rounded,
+    expected_campaign_performance,
+    expected_owner_pipeline,
+)
+from analytics_assets_tests.postgres.conftest import Query
+
+
+def _model_rows(query: Query, model: Model) -> Rows:
+    rows = query(f"SELECT * FROM {model.table_name}")
+    return {row[0]: _rounded(row) for row in rows}
+
+
+def _lead_pages(server: SandboxServer) -> int:
+    return sum(1 for entry in server.request_log if entry.resource == "leads")
+
+
+def test_sync_checks_and_models_are_exact_on_postgres(
+    postgres: Query, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=2100)) as server:
+        use_api(monkeypatch, server)
+
+        result = run_sync()
+
+        assert result.success, step_failure(result)
+        assert _lead_pages(server) == 21
+        for table in TABLES:
+            rows = postgres(select_declared(table))
+            assert len(rows) == len(server.records(table.name))
+            assert set(rows) == expected_rows(server, table)
+            types = dict(
+                postgres(
+                    "SELECT column_name, UPPER(data_type) FROM information_schema.columns "
+                    f"WHERE table_schema = 'analytics_api' AND table_name = '{table.name}'"
+                )
+            )
+            assert {c.name: types.get(c.name) for c in table.columns} == {
+                c.name: SQL_TYPES["postgres"][c.type] for c in table.columns
+            }
+        evaluations = result.get_asset_check_evaluations()
+        assert len(evaluations) == len(CHECK_SPECS)
+        assert [e.asset_check_key for e in evaluations if not e.passed] == []
+        users, leads = server.records("users"), server.records("leads")
+        assert _model_rows(postgres, OWNER_PIPELINE) == expected_owner_pipeline(users, leads)
+        assert _model_rows(postgres, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
+            users, server.records("campaigns")
+        )
+
+        changed = server.change_leads(30)
+        server.clear_log()
+        second = run_sync()
+
+        assert second.success, step_failure(second)
+        assert _lead_pages(server) == 1
+        assert set(postgres(select_declared(LEADS))) == expected_rows(server, LEADS)
+        assert len(postgres("SELECT id FROM analytics_api.leads")) == 2100
+        assert len(changed) == 30
+
+
+def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(
+    postgres: Query, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SandboxConfig(api_key=TEST_KEY, leads=300, defects=("malformed_email",))
+    with SandboxServer(config) as server:
+        use_api(monkeypatch, server)
+
+        result = run_sync()
+
+        failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        assert [e.asset_check_key.to_user_string() for e in failed] == [
+            "analytics_api/users:email_format"
+        ]
+        assert failed[0].metadata["sample_ids"].value == server.defect_ids["malformed_email"]
+    tables = postgres(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
+    )
+    assert tables == []
+
+
+def test_asset_kinds_name_the_configured_destination() -> None:
+    code = (
+        "import json; from analytics_assets.definitions import defs; "
+        "print(json.dumps({s.key.to_user_string(): sorted(s.kinds) "
+        "for s in defs.resolve_all_asset_specs()}))"
+    )
+    env = {**os.environ, "ANALYTICS_DESTINATION": "postgres"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+        check=True, timeout=120,
+    ).stdout
+
+    kinds = json.loads(out.strip().splitlines()[-1])
+    assert kinds["analytics_api/leads"] == ["dlt", "postgres"]
+    assert kinds["analytics/owner_pipeline"] == ["postgres", "sql"]
