@@ -20,6 +20,7 @@ STANDARD_TYPES: dict[FieldType, str] = {
     "boolean": "BOOLEAN",
     "integer": "BIGINT",
 }
+DUCKDB_FAMILY = frozenset({"duckdb", "motherduck"})
 SQL_TYPES: dict[str, dict[FieldType, str]] = {
     # information_schema.columns.data_type of each declared type, per dlt destination type.
     # The one destination-specific piece of the checks and models; a destination missing here
@@ -57,6 +58,22 @@ class Warehouse:
             with self.client.with_staging_dataset():
                 return self.client.make_qualified_table_name(name)
         return self.client.make_qualified_table_name(name)
+
+    def other_schema_path(self, schema: str, table: str | None = None) -> str:
+        """``schema`` (or ``schema.table``) outside the raw dataset, quoted.
+
+        DuckDB names its catalog after the file: with the default ``analytics.duckdb`` a bare
+        ``analytics.x`` is ambiguous between that catalog and the models' schema ``analytics``,
+        so on DuckDB the path starts with the catalog (``current_database()``). PostgreSQL does
+        not take a catalog in ``CREATE SCHEMA``, and needs none.
+        """
+        catalog = None
+        if self.destination_type in DUCKDB_FAMILY:
+            catalog = str(self.scalar("SELECT current_database()"))
+        client = self.client
+        return ".".join(
+            client.make_qualified_table_name_path(table, dataset_name=schema, catalog=catalog)
+        )
 
     def column(self, name: str) -> str:
         """``name`` quoted as a column identifier."""

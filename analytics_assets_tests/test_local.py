@@ -9,8 +9,12 @@ from analytics_assets_tests.conftest import query
 
 
 def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
-    warehouse: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The default file name: DuckDB then names its catalog `analytics`, like the models' schema.
+    warehouse = tmp_path / "analytics.duckdb"
+    monkeypatch.setenv("ANALYTICS_DUCKDB_PATH", str(warehouse))
+
     assert demo() == 0
 
     out = capsys.readouterr().out
@@ -18,3 +22,5 @@ def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
     for table, count in (("users", 25), ("leads", 2500), ("campaigns", 40)):
         assert query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table}") == [(count,)]
         assert f"analytics_api.{table:<10} {count:>8,}" in out
+    models = "SELECT COUNT(*) FROM analytics.analytics.campaign_performance"
+    assert query(warehouse, models) == [(40,)]

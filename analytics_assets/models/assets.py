@@ -187,8 +187,8 @@ def build_model(warehouse: Warehouse, model: Model, loaded_empty: set[str]) -> i
     one transaction, so a build that fails leaves the previous table in place.
     """
     client = warehouse.client
-    schema = ".".join(client.make_qualified_table_name_path(None, dataset_name=SCHEMA))
-    table = ".".join(client.make_qualified_table_name_path(model.name, dataset_name=SCHEMA))
+    schema = warehouse.other_schema_path(SCHEMA)
+    table = warehouse.other_schema_path(SCHEMA, model.name)
     select = f"{source_ctes(warehouse, model, loaded_empty)}\n{model.select_sql()}"
     client.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     with client.begin_transaction():
