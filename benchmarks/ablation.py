@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.ablation [--leads N] [--repeats R]``: step 0 has every speed-up of
 ``features.FEATURES`` off (the project as it was: the seed's config on parquet), step k has
-the first k on. Repeats are interleaved across steps so that drifting machine load spreads
+the first k on; the steps after those add each of ``features.EXPERIMENTS`` (tried, not kept)
+to all of them. Repeats are interleaved across steps so that drifting machine load spreads
 evenly. Writes ``results/ablation.json`` and ``results/ablation.md``.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.child import ChildResult, run_child
-from benchmarks.features import FEATURES
+from benchmarks.features import EXPERIMENTS, FEATURES
 from benchmarks.run import LOGS, RESULTS, _log
 from benchmarks.sandbox_proc import sandbox_process
 
@@ -45,22 +46,26 @@ def main() -> None:
     parser.add_argument("--name", default="ablation", help="results/<name>.{json,md}")
     args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
-    steps = args.steps if args.steps else range(len(FEATURES) + 1)
+    configs = [(list(FEATURES[:k]), "") for k in range(len(FEATURES) + 1)]
+    configs += [(list(FEATURES) + [name], name) for name in EXPERIMENTS]
+    steps = args.steps if args.steps else range(len(configs))
     runs: dict[int, list[ChildResult]] = {k: [] for k in steps}
     with sandbox_process(args.leads) as sandbox, tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
             for k in runs:
-                off = ",".join(FEATURES[k:])
+                enabled, experiment = configs[k]
+                off = ",".join(name for name in FEATURES if name not in enabled)
                 workdir = Path(tmp) / f"{k}-{repeat}"
                 result = run_child("project", "benchmarks.project", [
-                    "--base-url", sandbox.base_url, "--workdir", str(workdir), "--disable", off,
+                    "--base-url", sandbox.base_url, "--workdir", str(workdir),
+                    "--disable", off, "--enable", experiment,
                 ], LOGS / "ablation.log")
                 if result.exit_code:
                     raise RuntimeError(f"step {k} failed; see {LOGS / 'ablation.log'}")
                 runs[k].append(result)
-                _log(f"step {k} ({'+'.join(FEATURES[:k]) or 'none'}): "
+                _log(f"step {k} ({'+'.join(enabled) or 'none'}): "
                      f"{result.payload['wall_s']:.2f} s")
-    steps = [{"enabled": list(FEATURES[:k]), **_step(runs[k])} for k in runs]
+    steps = [{"enabled": configs[k][0], **_step(runs[k])} for k in runs]
     document = {"leads": args.leads, "repeats": args.repeats,
                 "load_after": os.getloadavg(), "steps": steps}
     (RESULTS / f"{args.name}.json").write_text(json.dumps(document, indent=2))

@@ -1,7 +1,8 @@
-"""Switch the sync's speed-ups off one by one, in a benchmark child only (for the ablation).
+"""Switch the sync's speed-ups off (and tried-but-dropped ones on), in a benchmark child only.
 
 Each feature names one change of issue 6; ``disable`` undoes it by patching the project's
-modules before the first sync. Nothing here is imported by the project itself.
+modules before the first sync; ``enable`` applies an experiment the project did not keep.
+Nothing here is imported by the project itself.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ FEATURES: tuple[str, ...] = (
     "compiled_selector",  # the data selector is parsed once, not per page
     "fast_http",  # orjson, proxy settings read once per host
     "arrow",  # pages matching the schema go to dlt as Arrow tables
-    "parallel",  # parallelized resources: the next page is fetched while dlt works
 )
 """In the order they were applied; the ablation enables them cumulatively."""
+
+EXPERIMENTS: tuple[str, ...] = (
+    "parallel",  # parallelized resources: the next page is fetched while dlt works
+)
+"""Tried on top of all features and not kept (no measurable gain)."""
 
 
 def _uncompressed() -> None:
@@ -54,12 +59,12 @@ def _parallel() -> None:
 
     seed_config = source.seed_config
 
-    def sequential(*args: Any, **kwargs: Any) -> Any:
+    def parallelized(*args: Any, **kwargs: Any) -> Any:
         config = seed_config(*args, **kwargs)
-        config["resource_defaults"].pop("parallelized", None)
+        config["resource_defaults"]["parallelized"] = True
         return config
 
-    source.seed_config = sequential  # type: ignore[assignment]
+    source.seed_config = parallelized  # type: ignore[assignment]
 
 
 DISABLE: dict[str, Callable[[], None]] = {
@@ -67,11 +72,17 @@ DISABLE: dict[str, Callable[[], None]] = {
     "compiled_selector": _compiled_selector,
     "fast_http": _fast_http,
     "arrow": _arrow,
-    "parallel": _parallel,
 }
+ENABLE: dict[str, Callable[[], None]] = {"parallel": _parallel}
 
 
 def disable(features: list[str]) -> None:
     """Undo the named speed-ups in this process."""
     for name in features:
         DISABLE[name]()
+
+
+def enable(experiments: list[str]) -> None:
+    """Apply the named experiments in this process."""
+    for name in experiments:
+        ENABLE[name]()

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.child import write_payload
 from benchmarks.env import point_at_sandbox
-from benchmarks.features import disable
+from benchmarks.features import disable, enable
 from benchmarks.phases import dagster_step_seconds, dlt_phases
 
 RAW_STEP = "analytics_api_raw"
@@ -62,9 +62,11 @@ def main() -> None:
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--out", required=True)
     parser.add_argument("--disable", default="", help="speed-ups to switch off (features.py)")
+    parser.add_argument("--enable", default="", help="experiments to switch on (features.py)")
     args = parser.parse_args()
     point_at_sandbox(args.base_url, args.workdir)
     disable([name for name in args.disable.split(",") if name])
+    enable([name for name in args.enable.split(",") if name])
     started = time.perf_counter()
     import dagster  # noqa: F401
 

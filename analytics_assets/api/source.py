@@ -112,13 +112,7 @@ def seed_config(
         client["session"] = session
     return {
         "client": client,  # type: ignore[typeddict-item]
-        "resource_defaults": {
-            "primary_key": "id",
-            "write_disposition": "merge",
-            # Each resource's pages are fetched in a worker thread, the next page while dlt
-            # processes the last one (and users, leads and campaigns side by side).
-            "parallelized": True,
-        },
+        "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [
             {
                 "name": table.name,
