@@ -18,11 +18,16 @@ from benchmarks.sandbox_proc import API_KEY, KEY_HEADER
 RESOURCES = ("users", "leads", "campaigns")
 
 
-def walk(connection: http.client.HTTPConnection, path: str, resource: str) -> tuple[int, int]:
-    """Follow next_page from the first page of ``resource``; returns (pages, rows)."""
+def walk(
+    connection: http.client.HTTPConnection,
+    path: str,
+    resource: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, int]:
+    """Follow next_page (a URL or a token) from the first page of ``resource``: (pages, rows)."""
     target: str | None = f"{path}{resource}"
     pages = rows = 0
-    headers = {KEY_HEADER: API_KEY}
+    headers = headers or {KEY_HEADER: API_KEY}
     while target is not None:
         connection.request("GET", target, headers=headers)
         response = connection.getresponse()
@@ -34,9 +39,10 @@ def walk(connection: http.client.HTTPConnection, path: str, resource: str) -> tu
         cursor = body.get("next_page")
         if not cursor or body.get("has_more") is False:
             target = None
-        else:
-            parts = urlsplit(cursor)
+        elif (parts := urlsplit(cursor)).scheme:
             target = f"{parts.path}?{parts.query}"
+        else:
+            target = f"{path}{resource}?next_page={cursor}"
     return pages, rows
 
 

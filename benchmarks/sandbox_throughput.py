@@ -10,37 +10,18 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import time
-from urllib.parse import urlsplit
 
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from benchmarks.floor import walk
 
 
-def walk(sandbox: SandboxServer, resource: str) -> tuple[int, int, float]:
-    """Follow next_page from page 1 to the end; returns (pages, rows, seconds)."""
+def timed_walk(sandbox: SandboxServer, resource: str) -> tuple[int, int, float]:
+    """``floor.walk`` over one keep-alive connection; returns (pages, rows, seconds)."""
     config = sandbox.config
     connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=30)
-    headers = {config.key_header: config.api_key}
-    target: str | None = f"/v1/{resource}"
-    pages = rows = 0
     started = time.perf_counter()
-    while target is not None:
-        connection.request("GET", target, headers=headers)
-        response = connection.getresponse()
-        body = json.loads(response.read())
-        if response.status != 200:
-            raise RuntimeError(f"{target}: {response.status} {body}")
-        pages += 1
-        rows += len(body[resource])
-        cursor = body.get("next_page")
-        if cursor is None:
-            target = None
-        elif config.page_mode == "url":
-            parts = urlsplit(cursor)
-            target = f"{parts.path}?{parts.query}"
-        else:
-            target = f"/v1/{resource}?next_page={cursor}"
+    pages, rows = walk(connection, "/v1/", resource, {config.key_header: config.api_key})
     elapsed = time.perf_counter() - started
     connection.close()
     return pages, rows, elapsed
@@ -59,7 +40,7 @@ def main() -> None:
         print(f"{args.leads} leads generated and rendered in "
               f"{time.perf_counter() - started:.1f} s")
         for number in range(1, args.passes + 1):
-            pages, rows, seconds = walk(sandbox, "leads")
+            pages, rows, seconds = timed_walk(sandbox, "leads")
             print(f"pass {number}: {pages} pages, {rows} rows in {seconds:.2f} s = "
                   f"{pages / seconds:,.0f} pages/s, {rows / seconds:,.0f} rows/s")
 
