@@ -17,8 +17,10 @@ Query = Callable[[str], list[tuple[Any, ...]]]
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """DSN of a role that may create databases (ANALYTICS_TEST_POSTGRES_URL)."""
-    url = os.environ.get("ANALYTICS_TEST_POSTGRES_URL")
+    url = os.environ.get("ANALYTICS_TEST_POSTGRES_URL", "").strip()
     if url:
+        if not url.startswith(("postgresql://", "postgres://")) or "\n" in url:
+            pytest.fail(f"ANALYTICS_TEST_POSTGRES_URL is not one postgresql:// DSN: {url!r}")
         return url
     if os.environ.get("CI"):
         pytest.fail("CI must set ANALYTICS_TEST_POSTGRES_URL (.ci/run runs scripts/postgres.sh)")
