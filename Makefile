@@ -28,6 +28,7 @@ test: install  ## the whole suite, against the sandbox over loopback
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 dev: install $(DAGSTER_HOME)/dagster.yaml  ## sandbox + the Dagster UI on http://127.0.0.1:3000
 	$(PY) -m analytics_assets.dev

@@ -23,9 +23,7 @@ from analytics_assets.schema import TABLES
 from analytics_assets.settings import AutomationSettings
 
 ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
-SYNC_SELECTION = dg.AssetSelection.assets(
-    *(raw_asset_key(table) for table in TABLES), *MODEL_KEYS
-)
+SYNC_SELECTION = dg.AssetSelection.assets(*(raw_asset_key(table) for table in TABLES), *MODEL_KEYS)
 FULL_REFRESH_CONFIG = {"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}}
 MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
     dg.AutomationCondition.all_deps_blocking_checks_passed()
@@ -108,8 +106,9 @@ def alert_payload(context: dg.RunFailureSensorContext) -> dict[str, object]:
 def analytics_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
     """Report a failed run: always in the sensor's log, and to a webhook when configured."""
     payload = alert_payload(context)
-    context.log.error(f"run {payload['run_id']} of {payload['job_name']} failed: "
-                      f"{payload['message']}")
+    context.log.error(
+        f"run {payload['run_id']} of {payload['job_name']} failed: {payload['message']}"
+    )
     url = os.environ.get(ALERT_WEBHOOK_VARIABLE)
     if not url:
         return

@@ -58,8 +58,18 @@ def demo() -> int:
 def dev() -> int:
     """Serve the sandbox and run ``dagster dev`` (UI on http://127.0.0.1:3000) until Ctrl-C."""
     with sandbox_environment():
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                   "-h", "127.0.0.1", "-p", os.environ.get("DAGSTER_PORT", "3000")]
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            os.environ.get("DAGSTER_PORT", "3000"),
+        ]
         try:
             return subprocess.call(command)
         except KeyboardInterrupt:

@@ -139,8 +139,13 @@ LEADS = Table(
         Field("optedout", "boolean", True, "Whether the lead opted out."),
         Field("sent_count", "integer", True, "Emails sent to the lead."),
         Field("replied_count", "integer", True, "Replies received from the lead."),
-        Field("last_sent_at", "string", True, "When the last email was sent (ISO 8601).",
-              format="date-time"),
+        Field(
+            "last_sent_at",
+            "string",
+            True,
+            "When the last email was sent (ISO 8601).",
+            format="date-time",
+        ),
     ),
 )
 
@@ -170,8 +175,9 @@ CAMPAIGNS = Table(
                 Field("email", "string", True, "Email of the creator.", format="email"),
             ),
         ),
-        Field("stats", "object", True, "Campaign statistics.",
-              fields=_counts(CAMPAIGN_STATS_FIELDS)),
+        Field(
+            "stats", "object", True, "Campaign statistics.", fields=_counts(CAMPAIGN_STATS_FIELDS)
+        ),
     ),
 )
 

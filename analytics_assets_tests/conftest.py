@@ -97,8 +97,11 @@ def step_failure(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(
         str(event.step_failure_data.error.message)
         + "\n"
-        + str(event.step_failure_data.user_failure_data.description
-              if event.step_failure_data.user_failure_data else "")
+        + str(
+            event.step_failure_data.user_failure_data.description
+            if event.step_failure_data.user_failure_data
+            else ""
+        )
         for event in result.all_events
         if event.is_step_failure
     )

@@ -49,13 +49,26 @@ def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
         pass  # create the instance's storage first, as `dagster dev` would: not a race of two
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [
-        sys.executable, "-m", "dagster", "job", "execute",
-        "-m", "analytics_assets.definitions", "-j", "analytics_api_sync",
+        sys.executable,
+        "-m",
+        "dagster",
+        "job",
+        "execute",
+        "-m",
+        "analytics_assets.definitions",
+        "-j",
+        "analytics_api_sync",
     ]
 
     children = [
-        subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [child.communicate(timeout=300)[0] for child in children]
@@ -66,9 +79,7 @@ def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
         assert len(runs) == 2
         assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
         windows = [
-            window
-            for run in runs
-            for window in _step_windows(instance, run.run_id).values()
+            window for run in runs for window in _step_windows(instance, run.run_id).values()
         ]
     assert len(windows) == 2 * len(WRITERS)
     windows.sort()

@@ -33,8 +33,10 @@ def _step(results: list[ChildResult]) -> dict[str, Any]:
         "walls_s": [r.payload["wall_s"] for r in results],
         "cpu_s": median(lambda r: r.cpu_s),
         "peak_rss_mb": median(lambda r: r.peak_rss_mb),
-        **{phase: median(lambda r, p=phase: r.payload["phases"].get(p, 0.0))
-           for phase in ("extract", "normalize", "load", "checks")},
+        **{
+            phase: median(lambda r, p=phase: r.payload["phases"].get(p, 0.0))
+            for phase in ("extract", "normalize", "load", "checks")
+        },
     }
 
 
@@ -56,18 +58,32 @@ def main() -> None:
                 enabled, experiment = configs[k]
                 off = ",".join(name for name in FEATURES if name not in enabled)
                 workdir = Path(tmp) / f"{k}-{repeat}"
-                result = run_child("project", "benchmarks.project", [
-                    "--base-url", sandbox.base_url, "--workdir", str(workdir),
-                    "--disable", off, "--enable", experiment,
-                ], LOGS / "ablation.log")
+                result = run_child(
+                    "project",
+                    "benchmarks.project",
+                    [
+                        "--base-url",
+                        sandbox.base_url,
+                        "--workdir",
+                        str(workdir),
+                        "--disable",
+                        off,
+                        "--enable",
+                        experiment,
+                    ],
+                    LOGS / "ablation.log",
+                )
                 if result.exit_code:
                     raise RuntimeError(f"step {k} failed; see {LOGS / 'ablation.log'}")
                 runs[k].append(result)
-                _log(f"step {k} ({'+'.join(enabled) or 'none'}): "
-                     f"{result.payload['wall_s']:.2f} s")
+                _log(f"step {k} ({'+'.join(enabled) or 'none'}): {result.payload['wall_s']:.2f} s")
     steps = [{"enabled": configs[k][0], **_step(runs[k])} for k in runs]
-    document = {"leads": args.leads, "repeats": args.repeats,
-                "load_after": os.getloadavg(), "steps": steps}
+    document = {
+        "leads": args.leads,
+        "repeats": args.repeats,
+        "load_after": os.getloadavg(),
+        "steps": steps,
+    }
     (RESULTS / f"{args.name}.json").write_text(json.dumps(document, indent=2))
     (RESULTS / f"{args.name}.md").write_text(markdown(document))
     print(markdown(document))

@@ -78,7 +78,11 @@ class _TreePoller(threading.Thread):
 
 
 def run_child(
-    name: str, module: str, args: list[str], log: Path, env: dict[str, str] | None = None,
+    name: str,
+    module: str,
+    args: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
     timeout_s: float = 3600.0,
 ) -> ChildResult:
     """Run ``python -m module *args --out F``; the child writes its own findings to F (JSON).

@@ -24,9 +24,10 @@ def table_digest(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int
 def same_rows(left: Path, right: Path) -> dict[str, bool]:
     """Table name -> whether both DuckDB files hold the same declared rows."""
     result: dict[str, bool] = {}
-    with duckdb.connect(str(left), read_only=True) as a, duckdb.connect(
-        str(right), read_only=True
-    ) as b:
+    with (
+        duckdb.connect(str(left), read_only=True) as a,
+        duckdb.connect(str(right), read_only=True) as b,
+    ):
         for table in TABLES:
             result[table.name] = table_digest(a, table) == table_digest(b, table)
     return result

@@ -57,12 +57,15 @@ def main() -> None:
     counts = {resource: walk(connection, split.path, resource) for resource in RESOURCES}
     wall = time.perf_counter() - started
     connection.close()
-    write_payload(args.out, {
-        "wall_s": wall,
-        "pages": {name: pages for name, (pages, _) in counts.items()},
-        "rows": {name: rows for name, (_, rows) in counts.items()},
-        "phases": {"extract": wall},
-    })
+    write_payload(
+        args.out,
+        {
+            "wall_s": wall,
+            "pages": {name: pages for name, (pages, _) in counts.items()},
+            "rows": {name: rows for name, (_, rows) in counts.items()},
+            "phases": {"extract": wall},
+        },
+    )
 
 
 if __name__ == "__main__":

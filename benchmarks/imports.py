@@ -19,7 +19,9 @@ def import_seconds(modules: str) -> float:
     """Seconds one fresh interpreter takes to import ``modules``."""
     output = subprocess.run(
         [sys.executable, "-c", SNIPPET.format(modules=modules)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return float(output.strip().splitlines()[-1])
 

@@ -12,9 +12,12 @@ from typing import Any
 from benchmarks.child import ChildResult
 
 PHASES = ("extract", "normalize", "load", "checks")
-LABELS = {"floor": "floor (HTTP + JSON only)", "seed_default": "seed default (insert_values)",
-          "project": "project (Dagster job)",
-          "project_capped": "project, DuckDB memory_limit capped (1 run)"}
+LABELS = {
+    "floor": "floor (HTTP + JSON only)",
+    "seed_default": "seed default (insert_values)",
+    "project": "project (Dagster job)",
+    "project_capped": "project, DuckDB memory_limit capped (1 run)",
+}
 
 
 def _median(values: list[float]) -> float | None:
@@ -27,8 +30,9 @@ def contender_summary(runs: list[ChildResult]) -> dict[str, Any]:
     rows = sum(runs[0].payload.get("rows", {}).values())
     wall = statistics.median(walls)
     phases = {
-        phase: _median([run.payload["phases"][phase] for run in runs
-                        if phase in run.payload.get("phases", {})])
+        phase: _median(
+            [run.payload["phases"][phase] for run in runs if phase in run.payload.get("phases", {})]
+        )
         for phase in PHASES
     }
     summary: dict[str, Any] = {
@@ -93,20 +97,34 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     seeded = [runs[n] for n in sorted(runs) if "seed_default" in runs[n]]
     rss = {n: run["project"]["peak_rss_mb"] for n, run in runs.items()}
     out = [
-        ("project <= 2.0 x floor (at 1M)", f"{largest['project_x_floor']:.2f} x at "
-         f"{largest['leads']:,}", largest["project_x_floor"] <= 2.0),
-        ("project >= 10 x faster than seed default (at 100k)",
-         f"{seeded[-1]['seed_default_x_project']:.1f} x at {seeded[-1]['leads']:,}"
-         if seeded else "not run", seeded[-1]["seed_default_x_project"] >= 10 if seeded else None),
-        ("peak RSS <= 300 MB", ", ".join(f"{v:.0f} MB at {n:,}" for n, v in sorted(rss.items())),
-         max(rss.values()) <= 300),
+        (
+            "project <= 2.0 x floor (at 1M)",
+            f"{largest['project_x_floor']:.2f} x at {largest['leads']:,}",
+            largest["project_x_floor"] <= 2.0,
+        ),
+        (
+            "project >= 10 x faster than seed default (at 100k)",
+            f"{seeded[-1]['seed_default_x_project']:.1f} x at {seeded[-1]['leads']:,}"
+            if seeded
+            else "not run",
+            seeded[-1]["seed_default_x_project"] >= 10 if seeded else None,
+        ),
+        (
+            "peak RSS <= 300 MB",
+            ", ".join(f"{v:.0f} MB at {n:,}" for n, v in sorted(rss.items())),
+            max(rss.values()) <= 300,
+        ),
     ]
     if 100_000 in rss and 1_000_000 in rss:
         growth = rss[1_000_000] / rss[100_000] - 1
         out.append(("RSS at 1M within 10 % of 100k", f"{growth:+.0%}", growth <= 0.10))
-    out.append(("checks <= 10 % of project time (at 1M)",
-                f"{largest['checks_share']:.1%} at {largest['leads']:,}",
-                largest["checks_share"] <= 0.10))
+    out.append(
+        (
+            "checks <= 10 % of project time (at 1M)",
+            f"{largest['checks_share']:.1%} at {largest['leads']:,}",
+            largest["checks_share"] <= 0.10,
+        )
+    )
     if "rate_limited" in results:
         out += _scenario_targets(results)
     return [{"target": t, "measured": m, "met": met} for t, m, met in out]
@@ -115,14 +133,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 def _scenario_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rate = results["rate_limited"]["set"]
     return [
-        ("rate-limited: >= 95 % of the allowed rate, 0 x 429",
-         f"{rate['rate_fraction']:.1%}, {rate['status_429']} x 429",
-         rate["rate_fraction"] >= 0.95 and rate["status_429"] == 0),
-        ("incremental at 1 % change: <= 2 % of lead pages",
-         f"{results['incremental']['page_fraction']:.2%}",
-         results["incremental"]["page_fraction"] <= 0.02),
-        ("definitions import <= 1.5 s over dagster + dlt",
-         f"{results['import']['overhead_s']:+.2f} s", results["import"]["overhead_s"] <= 1.5),
+        (
+            "rate-limited: >= 95 % of the allowed rate, 0 x 429",
+            f"{rate['rate_fraction']:.1%}, {rate['status_429']} x 429",
+            rate["rate_fraction"] >= 0.95 and rate["status_429"] == 0,
+        ),
+        (
+            "incremental at 1 % change: <= 2 % of lead pages",
+            f"{results['incremental']['page_fraction']:.2%}",
+            results["incremental"]["page_fraction"] <= 0.02,
+        ),
+        (
+            "definitions import <= 1.5 s over dagster + dlt",
+            f"{results['import']['overhead_s']:+.2f} s",
+            results["import"]["overhead_s"] <= 1.5,
+        ),
     ]
 
 
@@ -144,8 +169,10 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for leads, run in sorted(results["runs"].items(), key=lambda item: int(item[0])):
         lines += [
-            "", f"## {int(leads):,} leads (+ {results['plan']['users']} users, "
-            f"{results['plan']['campaigns']} campaigns)", "",
+            "",
+            f"## {int(leads):,} leads (+ {results['plan']['users']} users, "
+            f"{results['plan']['campaigns']} campaigns)",
+            "",
             "| contender | wall s (min–max) | × floor | rows/s | peak RSS MB | extract | "
             "normalize | load | checks | models |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -166,12 +193,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_fmt(p.get('checks'))} | {_fmt(c.get('models_s'))} |"
             )
         sandbox = run["sandbox"]
-        lines += ["", f"Sandbox: ready in {sandbox['startup_s']:.1f} s, "
-                      f"{sandbox['rss_mb']:.0f} MB RSS (not counted above)."]
+        lines += [
+            "",
+            f"Sandbox: ready in {sandbox['startup_s']:.1f} s, "
+            f"{sandbox['rss_mb']:.0f} MB RSS (not counted above).",
+        ]
         if "same_rows_as_seed_default" in run:
             same = run["same_rows_as_seed_default"]
-            lines.append(f"Project and seed default loaded the same rows: "
-                         f"{', '.join(f'{t} {ok}' for t, ok in same.items())}.")
+            lines.append(
+                f"Project and seed default loaded the same rows: "
+                f"{', '.join(f'{t} {ok}' for t, ok in same.items())}."
+            )
     if "rate_limited" in results:
         lines += _scenario_lines(results)
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
@@ -185,23 +217,30 @@ def _scenario_lines(results: dict[str, Any]) -> list[str]:
     rate, inc, imp = results["rate_limited"], results["incremental"], results["import"]
     plan = results["plan"]["rate"]
     lines = [
-        "", f"## Rate-limited: {plan['limit']} requests per {plan['window_s']:g} s, "
-        f"{plan['leads']:,} leads", "",
+        "",
+        f"## Rate-limited: {plan['limit']} requests per {plan['window_s']:g} s, "
+        f"{plan['leads']:,} leads",
+        "",
         "| ANALYTICS_API_REQUESTS_PER_MINUTE | requests | 429s | wall s | "
         "achieved / allowed rate |",
         "|---|---|---|---|---|",
     ]
     for row in rate.values():
         rpm = "unset" if row["requests_per_minute"] is None else f"{row['requests_per_minute']:g}"
-        lines.append(f"| {rpm} | {row['requests']} | {row['status_429']} | "
-                     f"{row['wall_s']:.1f} | {row['rate_fraction']:.1%} |")
+        lines.append(
+            f"| {rpm} | {row['requests']} | {row['status_429']} | "
+            f"{row['wall_s']:.1f} | {row['rate_fraction']:.1%} |"
+        )
     lines += [
-        "", f"## Incremental: {inc['changed']:,} of {inc['leads']:,} leads changed", "",
+        "",
+        f"## Incremental: {inc['changed']:,} of {inc['leads']:,} leads changed",
+        "",
         f"Lead pages: {inc['incremental_lead_pages']} of {inc['full_lead_pages']} "
         f"({inc['page_fraction']:.2%}); sync {inc['incremental_s']:.1f} s "
         f"(full: {inc['full_s']:.1f} s).",
-        "", "## Import time (fresh interpreters, medians of "
-        f"{imp['repeats']})", "",
+        "",
+        f"## Import time (fresh interpreters, medians of {imp['repeats']})",
+        "",
         f"`import dagster, dlt`: {imp['bare_s']:.2f} s; `import analytics_assets.definitions`: "
         f"{imp['definitions_s']:.2f} s; difference {imp['overhead_s']:+.2f} s.",
     ]

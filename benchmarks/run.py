@@ -45,21 +45,23 @@ def _contender(
     result = run_child(name, f"benchmarks.{name}", args, LOGS / f"{name}.log", env)
     if result.exit_code != 0:
         raise RuntimeError(f"{name} failed (exit {result.exit_code}); see {LOGS / name}.log")
-    _log(f"  {name}: {result.payload.get('wall_s', 0):.2f} s, "
-         f"peak RSS {result.peak_rss_mb:.0f} MB")
+    _log(f"  {name}: {result.payload.get('wall_s', 0):.2f} s, peak RSS {result.peak_rss_mb:.0f} MB")
     return result
 
 
-def measure_leads(
-    plan: Plan, leads: int, scratch: Path, seed: bool = True
-) -> dict[str, Any]:
+def measure_leads(plan: Plan, leads: int, scratch: Path, seed: bool = True) -> dict[str, Any]:
     """Floor, seed default (up to ``plan.seed_max_leads``) and project at ``leads`` leads."""
     runs: dict[str, list[ChildResult]] = {
-        "floor": [], "project": [], "project_capped": [], "seed_default": []
+        "floor": [],
+        "project": [],
+        "project_capped": [],
+        "seed_default": [],
     }
     with sandbox_process(leads, plan.users, plan.campaigns) as sandbox:
-        _log(f"{leads:,} leads: sandbox ready in {sandbox.startup_s:.1f} s, "
-             f"RSS {sandbox.rss_mb():.0f} MB")
+        _log(
+            f"{leads:,} leads: sandbox ready in {sandbox.startup_s:.1f} s, "
+            f"RSS {sandbox.rss_mb():.0f} MB"
+        )
         sandbox_rss = sandbox.rss_mb()
         for repeat in range(plan.repeats):
             runs["floor"].append(_contender("floor", sandbox.base_url, None))
@@ -68,9 +70,7 @@ def measure_leads(
         if plan.capped_memory_limit:
             env = {DUCKDB_GLOBAL_CONFIG: json.dumps({"memory_limit": plan.capped_memory_limit})}
             workdir = scratch / f"capped-{leads}"
-            runs["project_capped"].append(
-                _contender("project", sandbox.base_url, workdir, env)
-            )
+            runs["project_capped"].append(_contender("project", sandbox.base_url, workdir, env))
         if seed and leads <= plan.seed_max_leads:
             for repeat in range(plan.seed_repeats):
                 workdir = scratch / f"seed-{leads}-{repeat}"
@@ -95,22 +95,33 @@ def _scenario(name: str, args: list[str]) -> dict[str, Any]:
 def measure_rate_limit(plan: Plan) -> dict[str, Any]:
     """The rate-limited sync without and with ``ANALYTICS_API_REQUESTS_PER_MINUTE``."""
     rate = plan.rate
-    base = ["rate-limit", "--leads", str(rate.leads), "--limit", str(rate.limit),
-            "--window", str(rate.window_s)]
+    base = [
+        "rate-limit",
+        "--leads",
+        str(rate.leads),
+        "--limit",
+        str(rate.limit),
+        "--window",
+        str(rate.window_s),
+    ]
     results = {}
     for label, extra in (("unset", []), ("set", ["--rpm", str(rate.requests_per_minute)])):
         results[label] = _scenario("rate_limit", base + extra)
-        _log(f"rate limit, requests per minute {label}: "
-             f"{results[label]['rate_fraction']:.1%} of the allowed rate, "
-             f"{results[label]['status_429']} x 429")
+        _log(
+            f"rate limit, requests per minute {label}: "
+            f"{results[label]['rate_fraction']:.1%} of the allowed rate, "
+            f"{results[label]['status_429']} x 429"
+        )
     return results
 
 
 def measure_incremental(plan: Plan) -> dict[str, Any]:
     """Lead pages an incremental sync reads after 1 % of the leads changed."""
     result = _scenario("incremental", ["incremental", "--leads", str(plan.incremental_leads)])
-    _log(f"incremental: {result['incremental_lead_pages']} of {result['full_lead_pages']} "
-         f"lead pages ({result['page_fraction']:.2%})")
+    _log(
+        f"incremental: {result['incremental_lead_pages']} of {result['full_lead_pages']} "
+        f"lead pages ({result['page_fraction']:.2%})"
+    )
     return result
 
 
@@ -120,8 +131,11 @@ def main() -> int:
     parser.add_argument("--leads", type=int, nargs="*", help="override the plan's lead counts")
     parser.add_argument("--repeats", type=int, help="override the plan's repeats")
     parser.add_argument("--no-seed", action="store_true", help="skip the seed default contender")
-    parser.add_argument("--no-scenarios", action="store_true",
-                        help="skip the rate-limited, incremental and import measurements")
+    parser.add_argument(
+        "--no-scenarios",
+        action="store_true",
+        help="skip the rate-limited, incremental and import measurements",
+    )
     args = parser.parse_args()
     plan = PLANS[args.plan]
     if args.leads:
@@ -135,7 +149,8 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         results: dict[str, Any] = {
-            "plan": asdict(plan), "runs": {},
+            "plan": asdict(plan),
+            "runs": {},
             "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         }
         for leads in plan.leads:
@@ -146,8 +161,7 @@ def main() -> int:
             results["rate_limited"] = measure_rate_limit(plan)
             results["incremental"] = measure_incremental(plan)
             results["import"] = imports.measure(plan.import_repeats)
-            _log(f"import: definitions {results['import']['overhead_s']:+.2f} s over "
-                 "dagster + dlt")
+            _log(f"import: definitions {results['import']['overhead_s']:+.2f} s over dagster + dlt")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results["bench_s"] = time.perf_counter() - started

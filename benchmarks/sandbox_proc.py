@@ -44,16 +44,30 @@ class SandboxProcess:
 
 @contextmanager
 def sandbox_process(
-    leads: int, users: int = 25, campaigns: int = 40, extra: tuple[str, ...] = (),
+    leads: int,
+    users: int = 25,
+    campaigns: int = 40,
+    extra: tuple[str, ...] = (),
     timeout_s: float = 600.0,
 ) -> Iterator[SandboxProcess]:
     """Start the sandbox CLI on a free port; wait until it pre-rendered and listens."""
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         port_file = Path(tmp) / "port"
         command = [
-            sys.executable, "-m", "analytics_assets.sandbox", "--port", "0",
-            "--port-file", str(port_file), "--leads", str(leads), "--users", str(users),
-            "--campaigns", str(campaigns), *extra,
+            sys.executable,
+            "-m",
+            "analytics_assets.sandbox",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--leads",
+            str(leads),
+            "--users",
+            str(users),
+            "--campaigns",
+            str(campaigns),
+            *extra,
         ]
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)

@@ -37,12 +37,13 @@ def main() -> None:
     started = time.perf_counter()
     config = SandboxConfig(leads=args.leads, page_mode=args.page_mode)
     with SandboxServer(config) as sandbox:
-        print(f"{args.leads} leads generated and rendered in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(f"{args.leads} leads generated and rendered in {time.perf_counter() - started:.1f} s")
         for number in range(1, args.passes + 1):
             pages, rows, seconds = timed_walk(sandbox, "leads")
-            print(f"pass {number}: {pages} pages, {rows} rows in {seconds:.2f} s = "
-                  f"{pages / seconds:,.0f} pages/s, {rows / seconds:,.0f} rows/s")
+            print(
+                f"pass {number}: {pages} pages, {rows} rows in {seconds:.2f} s = "
+                f"{pages / seconds:,.0f} pages/s, {rows / seconds:,.0f} rows/s"
+            )
 
 
 if __name__ == "__main__":

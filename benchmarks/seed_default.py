@@ -30,8 +30,12 @@ def seed_config(base_url: str) -> dict[str, Any]:
     return {
         "client": {
             "base_url": base_url,
-            "auth": {"type": "api_key", "name": KEY_HEADER, "api_key": API_KEY,
-                     "location": "header"},
+            "auth": {
+                "type": "api_key",
+                "name": KEY_HEADER,
+                "api_key": API_KEY,
+                "location": "header",
+            },
         },
         "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [
@@ -72,13 +76,16 @@ def main() -> None:
     info.raise_on_failed_jobs()
     trace = pipeline.last_trace
     rows = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
-    write_payload(args.out, {
-        "wall_s": wall,
-        "import_s": imported - import_started,
-        "phases": dlt_phases(trace),
-        "rows": {name: count for name, count in rows.items() if not name.startswith("_dlt")},
-        "loader_file_format": "insert_values",
-    })
+    write_payload(
+        args.out,
+        {
+            "wall_s": wall,
+            "import_s": imported - import_started,
+            "phases": dlt_phases(trace),
+            "rows": {name: count for name, count in rows.items() if not name.startswith("_dlt")},
+            "loader_file_format": "insert_values",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -175,9 +175,7 @@ def _schema_drift(warehouse: Warehouse, table: Table) -> Finding:
         for name in present
         if name not in declared and name not in DLT_COLUMNS and VARIANT_MARKER not in name
     )
-    child_tables = sorted(
-        name for name in warehouse.tables() if name.startswith(f"{table.name}__")
-    )
+    child_tables = sorted(name for name in warehouse.tables() if name.startswith(f"{table.name}__"))
     count, samples = _offenders(warehouse, table, _any(warehouse, undeclared, "{} IS NOT NULL"))
     details = {"undeclared_columns": undeclared, "undeclared_child_tables": child_tables}
     problem = f"undeclared child tables {child_tables}" if child_tables else None
@@ -203,9 +201,7 @@ def _references(warehouse: Warehouse, table: Table) -> Finding:
             )
     where = " OR ".join(condition for _, condition in conditions) or "1 = 0"
     count, samples = _offenders(warehouse, table, where)
-    by_column = {
-        name: _offenders(warehouse, table, condition)[0] for name, condition in conditions
-    }
+    by_column = {name: _offenders(warehouse, table, condition)[0] for name, condition in conditions}
     return Finding(count, samples, {"offending_rows_by_column": by_column})
 
 

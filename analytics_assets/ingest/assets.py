@@ -4,7 +4,6 @@ Built with ``@multi_asset`` over dagster-dlt's specs rather than ``@dlt_assets``
 work can attach checks and a retry policy, which ``@dlt_assets`` does not take.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg

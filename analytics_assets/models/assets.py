@@ -89,16 +89,24 @@ CAMPAIGN_PERFORMANCE = Model(
     columns=(
         _copied(CAMPAIGNS, "id", "campaign_id"),
         _copied(CAMPAIGNS, "name", "campaign_name"),
-        ModelColumn("creator_name", "string",
-                    "Creator's name from users; the campaign's own copy if the user is absent."),
-        ModelColumn("creator_email", "string",
-                    "Creator's email from users; the campaign's own copy if the user is absent."),
+        ModelColumn(
+            "creator_name",
+            "string",
+            "Creator's name from users; the campaign's own copy if the user is absent.",
+        ),
+        ModelColumn(
+            "creator_email",
+            "string",
+            "Creator's email from users; the campaign's own copy if the user is absent.",
+        ),
         *(_copied(CAMPAIGNS, raw, name) for name, raw in _STATS),
         ModelColumn("open_rate", "float", "opened / reached; null when reached is 0 or null."),
-        ModelColumn("reply_rate", "float",
-                    "replied / contacted; null when contacted is 0 or null."),
-        ModelColumn("bounce_rate", "float",
-                    "bounced / contacted; null when contacted is 0 or null."),
+        ModelColumn(
+            "reply_rate", "float", "replied / contacted; null when contacted is 0 or null."
+        ),
+        ModelColumn(
+            "bounce_rate", "float", "bounced / contacted; null when contacted is 0 or null."
+        ),
     ),
 )
 
@@ -114,17 +122,25 @@ OWNER_PIPELINE = Model(
         _copied(USERS, "name", "user_name"),
         _copied(USERS, "email", "user_email"),
         ModelColumn("leads_owned", "int", "Leads the user owns."),
-        ModelColumn("leads_contacted", "int",
-                    "Owned leads emailed at least once (sent_count > 0)."),
-        ModelColumn("replies", "int",
-                    "Replies from owned leads (sum of replied_count; 0 when none)."),
+        ModelColumn(
+            "leads_contacted", "int", "Owned leads emailed at least once (sent_count > 0)."
+        ),
+        ModelColumn(
+            "replies", "int", "Replies from owned leads (sum of replied_count; 0 when none)."
+        ),
         ModelColumn("bounces", "int", "Owned leads whose email bounced."),
         ModelColumn("opt_outs", "int", "Owned leads who opted out."),
-        ModelColumn("reply_rate", "float",
-                    "Contacted leads that replied (replied_count > 0) / leads_contacted; "
-                    "null when no lead was contacted."),
-        ModelColumn("latest_last_sent_at", "timestamp",
-                    "When an owned lead was last emailed; null when none was."),
+        ModelColumn(
+            "reply_rate",
+            "float",
+            "Contacted leads that replied (replied_count > 0) / leads_contacted; "
+            "null when no lead was contacted.",
+        ),
+        ModelColumn(
+            "latest_last_sent_at",
+            "timestamp",
+            "When an owned lead was last emailed; null when none was.",
+        ),
     ),
 )
 

@@ -39,8 +39,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; defaults come from ``SandboxConfig``."""
     defaults = SandboxConfig()
     parser = argparse.ArgumentParser(
-        prog="analytics-sandbox", description="Serve a fake PersistIq v1 API on 127.0.0.1.",
-        epilog=_FAULT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="analytics-sandbox",
+        description="Serve a fake PersistIq v1 API on 127.0.0.1.",
+        epilog=_FAULT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--api-key", default=defaults.api_key)
@@ -51,17 +53,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--page-size", type=int, default=defaults.page_size)
     parser.add_argument("--page-mode", choices=("url", "token"), default=defaults.page_mode)
-    parser.add_argument("--defect", action="append", default=[], choices=DEFECTS,
-                        help="inject a bad-data defect (repeatable)")
-    parser.add_argument("--rate-limit", type=int, metavar="N", default=defaults.rate_limit,
-                        help="authenticated requests allowed per window (default: no limit)")
-    parser.add_argument("--rate-window", type=float, metavar="SECONDS",
-                        default=defaults.rate_window_s,
-                        help=f"rate-limit window length (default {defaults.rate_window_s:g})")
-    parser.add_argument("--fault", action="append", default=[], type=_fault_arg,
-                        metavar=SPEC_SYNTAX, help="inject a fault (repeatable); see below")
-    parser.add_argument("--port-file", type=Path,
-                        help="write the bound port number here once listening")
+    parser.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        choices=DEFECTS,
+        help="inject a bad-data defect (repeatable)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        default=defaults.rate_limit,
+        help="authenticated requests allowed per window (default: no limit)",
+    )
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        metavar="SECONDS",
+        default=defaults.rate_window_s,
+        help=f"rate-limit window length (default {defaults.rate_window_s:g})",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault_arg,
+        metavar=SPEC_SYNTAX,
+        help="inject a fault (repeatable); see below",
+    )
+    parser.add_argument(
+        "--port-file", type=Path, help="write the bound port number here once listening"
+    )
     args = parser.parse_args(argv)
     if args.rate_limit is not None and args.rate_limit < 1:
         parser.error(f"--rate-limit must be at least 1, got {args.rate_limit}")
@@ -79,7 +102,8 @@ def _fault_arg(text: str) -> FaultSpec:
     names = [table.name for table in TABLES]
     if spec.resource not in names:
         raise argparse.ArgumentTypeError(
-            f"bad fault {text!r}: unknown resource {spec.resource!r}; have {', '.join(names)}")
+            f"bad fault {text!r}: unknown resource {spec.resource!r}; have {', '.join(names)}"
+        )
     return spec
 
 
@@ -87,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the sandbox until SIGTERM/SIGINT; returns the exit code."""
     args = parse_args(argv)
     config = SandboxConfig(
-        api_key=args.api_key, key_header=args.key_header, users=args.users, leads=args.leads,
-        campaigns=args.campaigns, seed=args.seed, page_size=args.page_size,
-        page_mode=args.page_mode, defects=tuple(args.defect), rate_limit=args.rate_limit,
+        api_key=args.api_key,
+        key_header=args.key_header,
+        users=args.users,
+        leads=args.leads,
+        campaigns=args.campaigns,
+        seed=args.seed,
+        page_size=args.page_size,
+        page_mode=args.page_mode,
+        defects=tuple(args.defect),
+        rate_limit=args.rate_limit,
         rate_window_s=args.rate_window,
     )
     stop = threading.Event()

@@ -124,12 +124,22 @@ def _plan(
         if field.type == "object":
             ref = next((f.references for f in field.fields if f.references), None)
             members = _plan(table, field.fields, sub, carried=field.nullable)
-            nodes.append(_Node(field.name, column, rate, members=members,
-                               embeds=ref.split(".")[0] if ref else None))
+            nodes.append(
+                _Node(
+                    field.name,
+                    column,
+                    rate,
+                    members=members,
+                    embeds=ref.split(".")[0] if ref else None,
+                )
+            )
         else:
             copy_from = field.references.split(".")[1] if field.references else field.name
-            nodes.append(_Node(field.name, column, rate, make=_maker(table, field, column),
-                               copy_from=copy_from))
+            nodes.append(
+                _Node(
+                    field.name, column, rate, make=_maker(table, field, column), copy_from=copy_from
+                )
+            )
     return tuple(nodes)
 
 

@@ -73,15 +73,11 @@ def apply_defects(
     if need("null_email", len(user_targets), 1, "at least 1 user"):
         affected["null_email"] = [_set(users[user_targets[0]], ("email",), None)]
     if need("malformed_email", len(user_targets), 2, "at least 2 users"):
-        affected["malformed_email"] = [
-            _set(users[user_targets[1]], ("email",), MALFORMED_EMAIL)
-        ]
+        affected["malformed_email"] = [_set(users[user_targets[1]], ("email",), MALFORMED_EMAIL)]
     if need("null_owner_id", len(lead_targets), 1, "at least 1 lead"):
         affected["null_owner_id"] = [_set(leads[lead_targets[0]], ("owner_id",), None)]
     if need("string_in_integer", len(lead_targets), 2, "at least 2 leads besides duplicates"):
-        affected["string_in_integer"] = [
-            _set(leads[lead_targets[1]], ("sent_count",), NON_NUMERIC)
-        ]
+        affected["string_in_integer"] = [_set(leads[lead_targets[1]], ("sent_count",), NON_NUMERIC)]
     if need("duplicate_id", int(on_two_pages), 1, f"more than page_size={page_size} leads"):
         assert source is not None and victim is not None
         leads[victim] = copy.deepcopy(leads[source])

@@ -19,32 +19,141 @@ from analytics_assets.schema import Field
 GENERATED_FROM = datetime(2024, 1, 1, tzinfo=UTC)
 GENERATED_UNTIL = datetime(2025, 1, 1, tzinfo=UTC)
 
-LEAD_STATUSES = ("new", "contacted", "opened", "replied", "interested", "not_interested",
-                 "bounced", "optedout")
+LEAD_STATUSES = (
+    "new",
+    "contacted",
+    "opened",
+    "replied",
+    "interested",
+    "not_interested",
+    "bounced",
+    "optedout",
+)
 
-_FIRST = ("Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia",
-          "Edsger", "Frances", "John", "Katherine", "Tim", "Hedy", "Guido", "Anita", "Bjarne",
-          "Sophie", "Niklaus", "Lucia", "Mateo", "Yuki", "Priya", "Omar", "Chen", "Ingrid")
-_LAST = ("Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
-         "Perlman", "Dijkstra", "Allen", "McCarthy", "Johnson", "Berners-Lee", "Lamarr", "Rossum",
-         "Borg", "Stroustrup", "Wilson", "Wirth", "Garcia", "Silva", "Tanaka", "Patel", "Haddad",
-         "Wang", "Larsen")
-_COMPANIES = ("Acme Analytics", "Globex", "Initech", "Umbrella Health", "Stark Logistics",
-              "Wayne Fintech", "Hooli", "Vandelay Imports", "Soylent Foods", "Cyberdyne Robotics",
-              "Tyrell Bio", "Wonka Confections", "Pied Piper", "Massive Dynamic", "Aperture Labs")
-_TITLES = ("VP Sales", "Head of Growth", "CTO", "Marketing Manager", "Account Executive",
-           "Founder", "Operations Lead", "Data Engineer", "Procurement Manager", "CFO")
-_INDUSTRIES = ("Software", "Healthcare", "Logistics", "Finance", "Retail", "Manufacturing",
-               "Education", "Media")
-_PLACES = (("Austin", "TX", "United States"), ("Denver", "CO", "United States"),
-           ("Boston", "MA", "United States"), ("Toronto", "ON", "Canada"),
-           ("London", "England", "United Kingdom"), ("Berlin", "Berlin", "Germany"),
-           ("Lyon", "Auvergne-Rhone-Alpes", "France"), ("Sydney", "NSW", "Australia"))
+_FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Radia",
+    "Edsger",
+    "Frances",
+    "John",
+    "Katherine",
+    "Tim",
+    "Hedy",
+    "Guido",
+    "Anita",
+    "Bjarne",
+    "Sophie",
+    "Niklaus",
+    "Lucia",
+    "Mateo",
+    "Yuki",
+    "Priya",
+    "Omar",
+    "Chen",
+    "Ingrid",
+)
+_LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Perlman",
+    "Dijkstra",
+    "Allen",
+    "McCarthy",
+    "Johnson",
+    "Berners-Lee",
+    "Lamarr",
+    "Rossum",
+    "Borg",
+    "Stroustrup",
+    "Wilson",
+    "Wirth",
+    "Garcia",
+    "Silva",
+    "Tanaka",
+    "Patel",
+    "Haddad",
+    "Wang",
+    "Larsen",
+)
+_COMPANIES = (
+    "Acme Analytics",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Fintech",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent Foods",
+    "Cyberdyne Robotics",
+    "Tyrell Bio",
+    "Wonka Confections",
+    "Pied Piper",
+    "Massive Dynamic",
+    "Aperture Labs",
+)
+_TITLES = (
+    "VP Sales",
+    "Head of Growth",
+    "CTO",
+    "Marketing Manager",
+    "Account Executive",
+    "Founder",
+    "Operations Lead",
+    "Data Engineer",
+    "Procurement Manager",
+    "CFO",
+)
+_INDUSTRIES = (
+    "Software",
+    "Healthcare",
+    "Logistics",
+    "Finance",
+    "Retail",
+    "Manufacturing",
+    "Education",
+    "Media",
+)
+_PLACES = (
+    ("Austin", "TX", "United States"),
+    ("Denver", "CO", "United States"),
+    ("Boston", "MA", "United States"),
+    ("Toronto", "ON", "Canada"),
+    ("London", "England", "United Kingdom"),
+    ("Berlin", "Berlin", "Germany"),
+    ("Lyon", "Auvergne-Rhone-Alpes", "France"),
+    ("Sydney", "NSW", "Australia"),
+)
 _STREETS = ("Main St", "Oak Ave", "Market St", "High St", "Elm Rd", "Harbor Blvd")
-_SNIPPETS = ("Loved your talk on {industry} pipelines.", "Saw {company_name} is hiring again.",
-             "Congrats on the new role at {company_name}!", "Fellow {city} local here.")
-_CAMPAIGN_WORDS = ("Outbound", "Re-engage", "Webinar follow-up", "Product launch", "Renewal",
-                   "Cold intro", "Event invite", "Upsell")
+_SNIPPETS = (
+    "Loved your talk on {industry} pipelines.",
+    "Saw {company_name} is hiring again.",
+    "Congrats on the new role at {company_name}!",
+    "Fellow {city} local here.",
+)
+_CAMPAIGN_WORDS = (
+    "Outbound",
+    "Re-engage",
+    "Webinar follow-up",
+    "Product launch",
+    "Renewal",
+    "Cold intro",
+    "Event invite",
+    "Upsell",
+)
 
 
 class Row(Protocol):
@@ -78,12 +187,18 @@ def person(rng: random.Random) -> dict[str, str]:
     domain = company.lower().replace(" ", "") + rng.choice((".com", ".io", ".co"))
     handle = f"{first}.{last}".lower().replace("-", "")
     return {
-        "first_name": first, "last_name": last, "name": f"{first} {last}",
-        "email": f"{handle}{rng.randint(1, 99)}@{domain}", "company_name": company,
-        "title": rng.choice(_TITLES), "industry": rng.choice(_INDUSTRIES),
+        "first_name": first,
+        "last_name": last,
+        "name": f"{first} {last}",
+        "email": f"{handle}{rng.randint(1, 99)}@{domain}",
+        "company_name": company,
+        "title": rng.choice(_TITLES),
+        "industry": rng.choice(_INDUSTRIES),
         "phone": f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
         "address": f"{rng.randint(1, 999)} {rng.choice(_STREETS)}",
-        "city": city, "state": state, "country": country,
+        "city": city,
+        "state": state,
+        "country": country,
         "linkedin": f"https://www.linkedin.com/in/{handle}-{rng.randint(100, 999)}",
     }
 
@@ -163,7 +278,21 @@ COLUMN_VALUES: dict[str, Callable[[Row], Any]] = {
 }
 # Lead fields (data__first_name, data__city, ...) come from the row's person.
 COLUMN_VALUES.update(
-    {f"data__{key}": (lambda row, key=key: row.person[key]) for key in
-     ("first_name", "last_name", "email", "company_name", "title", "industry", "phone",
-      "address", "city", "state", "country", "linkedin")}
+    {
+        f"data__{key}": (lambda row, key=key: row.person[key])
+        for key in (
+            "first_name",
+            "last_name",
+            "email",
+            "company_name",
+            "title",
+            "industry",
+            "phone",
+            "address",
+            "city",
+            "state",
+            "country",
+            "linkedin",
+        )
+    }
 )

@@ -160,8 +160,9 @@ class ErrorEnvelope(Fault):
 
     def apply(self, page: Page) -> Response:
         message = f"An error occurred while listing {page.resource}."
-        return page.with_body({"status": "error", "errors": [message], "has_more": False,
-                               "next_page": None})
+        return page.with_body(
+            {"status": "error", "errors": [message], "has_more": False, "next_page": None}
+        )
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,10 @@ class EmptyPageHasMore(Fault):
     """
 
     def apply(self, page: Page) -> Response:
-        return dataclasses.replace(page.response, body=pages.render(
-            page.resource, [], True, page.link(page.number + 1), bare=False))
+        return dataclasses.replace(
+            page.response,
+            body=pages.render(page.resource, [], True, page.link(page.number + 1), bare=False),
+        )
 
 
 @dataclass(frozen=True)
@@ -284,8 +287,9 @@ def parse_fault_spec(spec: str) -> FaultSpec:
     match = _SPEC.fullmatch(spec.strip())
     kind = match["kind"].replace("-", "_") if match else ""
     if match is None or kind not in KINDS:
-        raise ValueError(f"bad fault {spec!r}: expected {SPEC_SYNTAX} with KIND one of "
-                         f"{', '.join(KINDS)}")
+        raise ValueError(
+            f"bad fault {spec!r}: expected {SPEC_SYNTAX} with KIND one of {', '.join(KINDS)}"
+        )
     page = int(match["page"]) if match["page"] else None
     times = int(match["times"]) if match["times"] else 1
     if page == 0 or times == 0:
@@ -302,8 +306,9 @@ def _fault(kind: str, arg: str | None, spec: str) -> Fault:
         if kind == "delay":
             return Delay(float(arg or ""))
     except ValueError as exc:
-        raise ValueError(f"bad fault {spec!r}: {exc}; e.g. status:503, "
-                         "status:429,Retry-After=3, delay:1.5") from None
+        raise ValueError(
+            f"bad fault {spec!r}: {exc}; e.g. status:503, status:429,Retry-After=3, delay:1.5"
+        ) from None
     if arg is not None:
         raise ValueError(f"bad fault {spec!r}: {kind} takes no argument")
     return KINDS[kind]()

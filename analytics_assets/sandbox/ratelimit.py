@@ -80,7 +80,8 @@ class RateLimiter:
 
 def too_many_requests(limit: int, reset: int) -> bytes:
     """The API's 429 body, verbatim (including "per minute" and "reseted") whatever the window."""
-    message = (f"You performed more than {limit} requests per minute. "
-               f"Limit will be reseted at {reset}.")
+    message = (
+        f"You performed more than {limit} requests per minute. Limit will be reseted at {reset}."
+    )
     body = {"error": {"reason": "too_many_requests", "message": message}}
     return json.dumps(body, separators=(",", ":")).encode()

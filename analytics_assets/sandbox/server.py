@@ -162,7 +162,8 @@ class SandboxServer:
         self._faults = FaultTable()
         self._limiter = (
             RateLimiter(self.config.rate_limit, self.config.rate_window_s)
-            if self.config.rate_limit is not None else None
+            if self.config.rate_limit is not None
+            else None
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -182,8 +183,10 @@ class SandboxServer:
             raise
         # A short poll interval keeps stop() fast; idle polling costs nothing measurable.
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"sandbox-{self._port}", daemon=True,
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self._port}",
+            daemon=True,
         )
         self._httpd = httpd
         self._thread.start()
@@ -341,8 +344,16 @@ class SandboxServer:
         response = self._before_respond(request, response)
         query = {k: "***" if v == self.config.api_key else v for k, v in request.query.items()}
         status = 0 if response.cut else response.status
-        entry = LoggedRequest(arrived, method, request.path, query, status, request.resource,
-                              request.page, request.fault)
+        entry = LoggedRequest(
+            arrived,
+            method,
+            request.path,
+            query,
+            status,
+            request.resource,
+            request.page,
+            request.fault,
+        )
         with self._lock:
             self._log.append(entry)
         return response
@@ -354,7 +365,8 @@ class SandboxServer:
             supplied.encode(), self.config.api_key.encode()
         ):
             return _error(
-                401, "unauthorized",
+                401,
+                "unauthorized",
                 f"Failed to find api key. Did you set header '{self.config.key_header}'?",
             )
         request.authenticated = True
@@ -382,8 +394,9 @@ class SandboxServer:
         except ValueError as exc:
             raise _BadParams(str(exc)) from None
         # Ignoring it, as an API would, makes a misconfigured client loop on page 1 forever.
-        raise _BadParams("next_page is a URL to follow in this sandbox's url page mode; "
-                         "send page=<n> instead")
+        raise _BadParams(
+            "next_page is a URL to follow in this sandbox's url page mode; send page=<n> instead"
+        )
 
     def _respond(self, resource: str, page: int, cutoff: datetime | None) -> Response:
         """The 200 response for one page of ``resource`` (filtered by ``cutoff``), cached."""
@@ -406,8 +419,9 @@ class SandboxServer:
         if self._limiter is not None:
             verdict = self._limiter.check(counted=request.authenticated)
             if not verdict.allowed:
-                return Response(429, too_many_requests(self._limiter.limit, verdict.reset),
-                                verdict.headers)
+                return Response(
+                    429, too_many_requests(self._limiter.limit, verdict.reset), verdict.headers
+                )
             response.headers.update(verdict.headers)
         if self._faults and request.resource and request.page and response.status == 200:
             fault = self._faults.take(request.resource, request.page)
@@ -420,8 +434,10 @@ class SandboxServer:
         resource, size = request.resource or "", self.config.page_size
         records = self._view(resource, request.cutoff).records
         return Page(
-            resource, request.page or 1, response,
-            records_of=lambda n: records[(n - 1) * size: n * size] if n >= 1 else [],
+            resource,
+            request.page or 1,
+            response,
+            records_of=lambda n: records[(n - 1) * size : n * size] if n >= 1 else [],
             link=lambda n: self._link(resource, n),
         )
 
@@ -451,10 +467,12 @@ class SandboxServer:
         last = pages.page_count(len(rows), size)
         has_more = page < last
         next_page = self._link(resource, page + 1) if has_more else None
-        bare = (self.config.bare_single_page and resource in BARE_WHEN_SINGLE_PAGE
-                and len(rows) <= size)
-        return pages.render(resource, rows[(page - 1) * size: page * size], has_more,
-                            next_page, bare)
+        bare = (
+            self.config.bare_single_page and resource in BARE_WHEN_SINGLE_PAGE and len(rows) <= size
+        )
+        return pages.render(
+            resource, rows[(page - 1) * size : page * size], has_more, next_page, bare
+        )
 
     def _link(self, resource: str, page: int) -> str:
         """The next_page value pointing at ``page``: a URL or an opaque cursor."""
@@ -472,7 +490,7 @@ class SandboxServer:
 def _resource(path: str) -> str | None:
     if not path.startswith(API_PREFIX):
         return None
-    name = path[len(API_PREFIX):].rstrip("/")
+    name = path[len(API_PREFIX) :].rstrip("/")
     return name if name in _RESOURCES else None
 
 

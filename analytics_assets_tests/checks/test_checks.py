@@ -104,9 +104,13 @@ def test_a_subset_of_checks_can_run_alone(
     only = dg.AssetCheckKey(raw_asset_key(TABLES[0]), "primary_key")
     job = dg.define_asset_job("only_pk", selection=dg.AssetSelection.checks(only))
 
-    result = dg.Definitions(
-        assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources
-    ).resolve_job_def("only_pk").execute_in_process(raise_on_error=False)
+    result = (
+        dg.Definitions(
+            assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources
+        )
+        .resolve_job_def("only_pk")
+        .execute_in_process(raise_on_error=False)
+    )
 
     assert result.success
     assert list(_evaluations(result)) == [only.to_user_string()]

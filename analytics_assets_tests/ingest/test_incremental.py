@@ -29,9 +29,7 @@ def server(monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
-def test_the_second_sync_reads_only_changed_leads(
-    server: SandboxServer, warehouse: Path
-) -> None:
+def test_the_second_sync_reads_only_changed_leads(server: SandboxServer, warehouse: Path) -> None:
     first = run_sync()
     assert first.success, step_failure(first)
     assert len(_lead_requests(server)) == 10

@@ -197,11 +197,15 @@ def test_an_empty_page_that_hid_records_fails_clearly(
         f"GET {server.base_url}leads?page=2 answered an empty page with has_more true, and a "
         "later page had records"
     ) in step_failure(result)
-    assert not warehouse.exists() or query(
-        warehouse,
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_api'"
-        " AND table_name = 'leads'",
-    ) == []  # nothing partial was loaded
+    assert (
+        not warehouse.exists()
+        or query(
+            warehouse,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_api'"
+            " AND table_name = 'leads'",
+        )
+        == []
+    )  # nothing partial was loaded
 
 
 def test_trailing_empty_pages_claiming_more_end_the_read(

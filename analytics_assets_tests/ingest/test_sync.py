@@ -96,8 +96,7 @@ def test_a_column_null_in_every_row_still_exists_with_its_type(
 
     assert query(
         warehouse,
-        f"SELECT COUNT(*), COUNT({column}), typeof(ANY_VALUE({column})) "
-        f"FROM analytics_api.{table}",
+        f"SELECT COUNT(*), COUNT({column}), typeof(ANY_VALUE({column})) FROM analytics_api.{table}",
     ) == [(len(sandbox.records(table)), 0, DUCKDB_TYPES[TABLES_BY_NAME[table].column(column).type])]
 
 

@@ -111,16 +111,23 @@ def expected_campaign_performance(
             stats.get(f"prospects_{name}")
             for name in ("contacted", "reached", "opened", "replied", "bounced", "optedout")
         )
-        rows[campaign["id"]] = _rounded((
-            campaign["id"],
-            campaign.get("name"),
-            _coalesce(user.get("name"), creator.get("name")),
-            _coalesce(user.get("email"), creator.get("email")),
-            contacted, reached, opened, replied, bounced, opted_out,
-            _ratio(opened, reached),
-            _ratio(replied, contacted),
-            _ratio(bounced, contacted),
-        ))
+        rows[campaign["id"]] = _rounded(
+            (
+                campaign["id"],
+                campaign.get("name"),
+                _coalesce(user.get("name"), creator.get("name")),
+                _coalesce(user.get("email"), creator.get("email")),
+                contacted,
+                reached,
+                opened,
+                replied,
+                bounced,
+                opted_out,
+                _ratio(opened, reached),
+                _ratio(replied, contacted),
+                _ratio(bounced, contacted),
+            )
+        )
     return rows
 
 
@@ -131,20 +138,25 @@ def expected_owner_pipeline(users: list[dict[str, Any]], leads: list[dict[str, A
         owned = [lead for lead in leads if lead.get("owner_id") == user["id"]]
         contacted = [lead for lead in owned if (lead.get("sent_count") or 0) > 0]
         replied = [lead for lead in owned if (lead.get("replied_count") or 0) > 0]
-        sent_at = [datetime.fromisoformat(lead["last_sent_at"])
-                   for lead in owned if lead.get("last_sent_at")]
-        rows[user["id"]] = _rounded((
-            user["id"],
-            user.get("name"),
-            user.get("email"),
-            len(owned),
-            len(contacted),
-            sum(lead.get("replied_count") or 0 for lead in owned),
-            sum(1 for lead in owned if lead.get("bounced") is True),
-            sum(1 for lead in owned if lead.get("optedout") is True),
-            _ratio(len(replied), len(contacted)),
-            max(sent_at, default=None),
-        ))
+        sent_at = [
+            datetime.fromisoformat(lead["last_sent_at"])
+            for lead in owned
+            if lead.get("last_sent_at")
+        ]
+        rows[user["id"]] = _rounded(
+            (
+                user["id"],
+                user.get("name"),
+                user.get("email"),
+                len(owned),
+                len(contacted),
+                sum(lead.get("replied_count") or 0 for lead in owned),
+                sum(1 for lead in owned if lead.get("bounced") is True),
+                sum(1 for lead in owned if lead.get("optedout") is True),
+                _ratio(len(replied), len(contacted)),
+                max(sent_at, default=None),
+            )
+        )
     return rows
 
 
@@ -171,9 +183,13 @@ def write_raw_tables(path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
 
 def model_tables(path: Path) -> set[str]:
     """Names of the tables in the ``analytics`` schema."""
-    return {row[0] for row in query(
-        path, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
-    )}
+    return {
+        row[0]
+        for row in query(
+            path,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'",
+        )
+    }
 
 
 # -- declarations ------------------------------------------------------------------------------
@@ -282,59 +298,161 @@ def test_owner_pipeline_holds_one_row_per_served_user_with_zeros_for_users_witho
 
 
 def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: Path) -> None:
-    write_raw_tables(warehouse, {
-        "users": [
-            {"id": "u_ada", "name": "Ada", "email": "ada@example.com"},
-            {"id": "u_idle", "name": "Idle", "email": "idle@example.com"},
-            {"id": "u_anon", "name": None, "email": None},
-        ],
-        "campaigns": [
-            {"id": "c_zero", "name": "Zero", "creator__id": "u_ada", "creator__name": "Old Ada",
-             "creator__email": "old@example.com", "stats__prospects_contacted": 0,
-             "stats__prospects_reached": 0, "stats__prospects_opened": 0,
-             "stats__prospects_replied": 0, "stats__prospects_bounced": 0,
-             "stats__prospects_optedout": 0},
-            {"id": "c_gone", "name": "Gone", "creator__id": "u_deleted",
-             "creator__name": "Gone User", "creator__email": "gone@example.com",
-             "stats__prospects_contacted": 4, "stats__prospects_reached": 0,
-             "stats__prospects_opened": 0, "stats__prospects_replied": 1,
-             "stats__prospects_bounced": 4, "stats__prospects_optedout": 0},
-            {"id": "c_anon", "name": "Anon", "creator__id": "u_anon",
-             "creator__name": "Then Named", "creator__email": "then@example.com",
-             "stats__prospects_contacted": 8, "stats__prospects_reached": 5,
-             "stats__prospects_opened": 2, "stats__prospects_replied": 1,
-             "stats__prospects_bounced": 3, "stats__prospects_optedout": 1},
-            {"id": "c_bare", "name": None},
-        ],
-        "leads": [
-            {"id": "l1", "owner_id": "u_ada", "sent_count": 0, "replied_count": None},
-            {"id": "l2", "owner_id": "u_ada", "sent_count": 2, "replied_count": 1,
-             "bounced": False, "optedout": False, "last_sent_at": "2024-04-16T21:48:07Z"},
-            {"id": "l3", "owner_id": "u_ada", "sent_count": 3, "replied_count": 0,
-             "bounced": True, "optedout": None, "last_sent_at": "2024-05-01T09:00:00Z"},
-            {"id": "l4", "owner_id": "u_ada", "sent_count": None, "replied_count": None,
-             "bounced": None, "optedout": True, "last_sent_at": None},
-            {"id": "l5", "owner_id": "u_anon", "sent_count": 0, "replied_count": 0,
-             "bounced": False, "optedout": False},
-        ],
-    })
+    write_raw_tables(
+        warehouse,
+        {
+            "users": [
+                {"id": "u_ada", "name": "Ada", "email": "ada@example.com"},
+                {"id": "u_idle", "name": "Idle", "email": "idle@example.com"},
+                {"id": "u_anon", "name": None, "email": None},
+            ],
+            "campaigns": [
+                {
+                    "id": "c_zero",
+                    "name": "Zero",
+                    "creator__id": "u_ada",
+                    "creator__name": "Old Ada",
+                    "creator__email": "old@example.com",
+                    "stats__prospects_contacted": 0,
+                    "stats__prospects_reached": 0,
+                    "stats__prospects_opened": 0,
+                    "stats__prospects_replied": 0,
+                    "stats__prospects_bounced": 0,
+                    "stats__prospects_optedout": 0,
+                },
+                {
+                    "id": "c_gone",
+                    "name": "Gone",
+                    "creator__id": "u_deleted",
+                    "creator__name": "Gone User",
+                    "creator__email": "gone@example.com",
+                    "stats__prospects_contacted": 4,
+                    "stats__prospects_reached": 0,
+                    "stats__prospects_opened": 0,
+                    "stats__prospects_replied": 1,
+                    "stats__prospects_bounced": 4,
+                    "stats__prospects_optedout": 0,
+                },
+                {
+                    "id": "c_anon",
+                    "name": "Anon",
+                    "creator__id": "u_anon",
+                    "creator__name": "Then Named",
+                    "creator__email": "then@example.com",
+                    "stats__prospects_contacted": 8,
+                    "stats__prospects_reached": 5,
+                    "stats__prospects_opened": 2,
+                    "stats__prospects_replied": 1,
+                    "stats__prospects_bounced": 3,
+                    "stats__prospects_optedout": 1,
+                },
+                {"id": "c_bare", "name": None},
+            ],
+            "leads": [
+                {"id": "l1", "owner_id": "u_ada", "sent_count": 0, "replied_count": None},
+                {
+                    "id": "l2",
+                    "owner_id": "u_ada",
+                    "sent_count": 2,
+                    "replied_count": 1,
+                    "bounced": False,
+                    "optedout": False,
+                    "last_sent_at": "2024-04-16T21:48:07Z",
+                },
+                {
+                    "id": "l3",
+                    "owner_id": "u_ada",
+                    "sent_count": 3,
+                    "replied_count": 0,
+                    "bounced": True,
+                    "optedout": None,
+                    "last_sent_at": "2024-05-01T09:00:00Z",
+                },
+                {
+                    "id": "l4",
+                    "owner_id": "u_ada",
+                    "sent_count": None,
+                    "replied_count": None,
+                    "bounced": None,
+                    "optedout": True,
+                    "last_sent_at": None,
+                },
+                {
+                    "id": "l5",
+                    "owner_id": "u_anon",
+                    "sent_count": 0,
+                    "replied_count": 0,
+                    "bounced": False,
+                    "optedout": False,
+                },
+            ],
+        },
+    )
 
     result = materialize(MODEL_KEYS)
 
     assert result.success, step_failure(result)
     assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == {
-        "c_zero": ("c_zero", "Zero", "Ada", "ada@example.com", 0, 0, 0, 0, 0, 0,
-                   None, None, None),
-        "c_gone": ("c_gone", "Gone", "Gone User", "gone@example.com", 4, 0, 0, 1, 4, 0,
-                   None, 0.25, 1.0),
-        "c_anon": ("c_anon", "Anon", "Then Named", "then@example.com", 8, 5, 2, 1, 3, 1,
-                   0.4, 0.125, 0.375),
-        "c_bare": ("c_bare", None, None, None, None, None, None, None, None, None,
-                   None, None, None),
+        "c_zero": ("c_zero", "Zero", "Ada", "ada@example.com", 0, 0, 0, 0, 0, 0, None, None, None),
+        "c_gone": (
+            "c_gone",
+            "Gone",
+            "Gone User",
+            "gone@example.com",
+            4,
+            0,
+            0,
+            1,
+            4,
+            0,
+            None,
+            0.25,
+            1.0,
+        ),
+        "c_anon": (
+            "c_anon",
+            "Anon",
+            "Then Named",
+            "then@example.com",
+            8,
+            5,
+            2,
+            1,
+            3,
+            1,
+            0.4,
+            0.125,
+            0.375,
+        ),
+        "c_bare": (
+            "c_bare",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
     }
     assert table_rows(warehouse, OWNER_PIPELINE) == {
-        "u_ada": ("u_ada", "Ada", "ada@example.com", 4, 2, 1, 1, 1, 0.5,
-                  datetime.fromisoformat("2024-05-01T09:00:00+00:00")),
+        "u_ada": (
+            "u_ada",
+            "Ada",
+            "ada@example.com",
+            4,
+            2,
+            1,
+            1,
+            1,
+            0.5,
+            datetime.fromisoformat("2024-05-01T09:00:00+00:00"),
+        ),
         "u_idle": ("u_idle", "Idle", "idle@example.com", 0, 0, 0, 0, 0, None, None),
         "u_anon": ("u_anon", None, None, 1, 0, 0, 0, 0, None, None),
     }
@@ -359,7 +477,7 @@ def test_materializations_report_the_table_row_counts_names_and_columns(
     }
     for model in MODELS:
         meta = metadata[model.key]
-        (count,), = query(warehouse, f"SELECT COUNT(*) FROM {model.table_name}")
+        ((count,),) = query(warehouse, f"SELECT COUNT(*) FROM {model.table_name}")
         assert meta["dagster/row_count"] == count == served[model.key]
         assert meta["dagster/table_name"] == model.table_name
         assert [c.name for c in meta["dagster/column_schema"].columns] == [
@@ -389,10 +507,13 @@ def test_a_second_materialization_in_the_same_process_rebuilds_from_new_raw_data
 
 
 def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> None:
-    write_raw_tables(warehouse, {
-        "users": [{"id": "u_1", "name": "One", "email": "one@example.com"}],
-        "leads": [{"id": "l_1", "owner_id": "u_1", "sent_count": 1, "replied_count": 1}],
-    })
+    write_raw_tables(
+        warehouse,
+        {
+            "users": [{"id": "u_1", "name": "One", "email": "one@example.com"}],
+            "leads": [{"id": "l_1", "owner_id": "u_1", "sent_count": 1, "replied_count": 1}],
+        },
+    )
     assert materialize(MODEL_KEYS).success
     before = table_rows(warehouse, OWNER_PIPELINE)
     assert before["u_1"][3:6] == (1, 1, 1)

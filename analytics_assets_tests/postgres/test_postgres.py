@@ -106,8 +106,13 @@ def test_asset_kinds_name_the_configured_destination() -> None:
     )
     env = {**os.environ, "ANALYTICS_DESTINATION": "postgres"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-        check=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
 
     kinds = json.loads(out.strip().splitlines()[-1])

@@ -41,11 +41,31 @@ def wait_for_port(path: Path, process: subprocess.Popen[str]) -> int:
 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
-    command = [sys.executable, "-m", "analytics_assets.sandbox", "--port", "0",
-               "--port-file", str(port_file), "--leads", "150", "--api-key", "cli-key",
-               "--page-mode", "token", "--defect", "null_email"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environment(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "analytics_assets.sandbox",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--leads",
+        "150",
+        "--api-key",
+        "cli-key",
+        "--page-mode",
+        "token",
+        "--defect",
+        "null_email",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environment(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         port = wait_for_port(port_file, process)
         assert process.stdout is not None
@@ -54,8 +74,9 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         )
         with requests.Session() as session:
             session.trust_env = False
-            response = session.get(f"http://127.0.0.1:{port}/v1/leads",
-                                   headers={"x-api-key": "cli-key"}, timeout=10)
+            response = session.get(
+                f"http://127.0.0.1:{port}/v1/leads", headers={"x-api-key": "cli-key"}, timeout=10
+            )
         assert response.status_code == 200
         body = response.json()
         assert len(body["leads"]) == 100
@@ -72,29 +93,56 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
 def test_cli_rejects_an_unknown_defect() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "analytics_assets.sandbox", "--defect", "bogus"],
-        env=environment(), capture_output=True, text=True, timeout=60,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "null_email" in result.stderr and result.stdout == ""
 
 
 def test_the_sandbox_imports_neither_dagster_nor_dlt() -> None:
-    code = ("import sys, analytics_assets.sandbox.__main__; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dlt'}))")
-    result = subprocess.run([sys.executable, "-c", code], env=environment(), capture_output=True,
-                            text=True, timeout=60)
+    code = (
+        "import sys, analytics_assets.sandbox.__main__; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dlt'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment(), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
 def test_cli_rate_limit_and_faults(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
-    command = [sys.executable, "-m", "analytics_assets.sandbox", "--port", "0",
-               "--port-file", str(port_file), "--leads", "250", "--rate-limit", "4",
-               "--rate-window", "30", "--fault", "leads:2=status:503,Retry-After=1x2",
-               "--fault", "users=reset"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environment(), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "analytics_assets.sandbox",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--leads",
+        "250",
+        "--rate-limit",
+        "4",
+        "--rate-window",
+        "30",
+        "--fault",
+        "leads:2=status:503,Retry-After=1x2",
+        "--fault",
+        "users=reset",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environment(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         port = wait_for_port(port_file, process)
         base = f"http://127.0.0.1:{port}/v1/"
@@ -103,8 +151,9 @@ def test_cli_rate_limit_and_faults(tmp_path: Path) -> None:
             headers = {"x-api-key": "sandbox-key"}
             with pytest.raises(requests.exceptions.ConnectionError):
                 session.get(base + "users", headers=headers, timeout=10)
-            responses = [session.get(f"{base}leads?page=2", headers=headers, timeout=10)
-                         for _ in range(4)]
+            responses = [
+                session.get(f"{base}leads?page=2", headers=headers, timeout=10) for _ in range(4)
+            ]
         assert [r.status_code for r in responses] == [503, 503, 200, 429]
         assert responses[0].headers["Retry-After"] == "1"
         assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
@@ -118,8 +167,18 @@ def test_cli_rate_limit_and_faults(tmp_path: Path) -> None:
 
 
 def test_cli_parses_fault_and_rate_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse_args(["--rate-limit", "100", "--rate-window", "2.5",
-                       "--fault", "leads:3=status:503x2", "--fault", "users=reset"])
+    args = parse_args(
+        [
+            "--rate-limit",
+            "100",
+            "--rate-window",
+            "2.5",
+            "--fault",
+            "leads:3=status:503x2",
+            "--fault",
+            "users=reset",
+        ]
+    )
     assert (args.rate_limit, args.rate_window) == (100, 2.5)
     assert args.fault == [("leads", Status(503), 3, 2), ("users", Reset(), None, 1)]
     defaults = parse_args([])
@@ -130,10 +189,16 @@ def test_cli_parses_fault_and_rate_flags(capsys: pytest.CaptureFixture[str]) -> 
     assert "leads:3=status:503x2" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [
-    ["--fault", "leads=bogus"], ["--fault", "nope=reset"], ["--fault", "leads:0=reset"],
-    ["--rate-limit", "0"], ["--rate-window", "-1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--fault", "leads=bogus"],
+        ["--fault", "nope=reset"],
+        ["--fault", "leads:0=reset"],
+        ["--rate-limit", "0"],
+        ["--rate-window", "-1"],
+    ],
+)
 def test_cli_rejects_bad_fault_and_rate_flags(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

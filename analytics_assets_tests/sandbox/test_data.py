@@ -24,10 +24,16 @@ def test_a_field_added_to_the_schema_appears_in_the_data() -> None:
         Field("timezone", "string", True, "IANA time zone."),
         Field("seats", "integer", False, "Licensed seats."),
         Field("signed_up_at", "string", False, "Sign-up time.", format="date-time"),
-        Field("manager", "object", True, "The user's manager.", fields=(
-            Field("id", "string", True, "Manager id.", references="users.id"),
-            Field("email", "string", True, "Manager email.", format="email"),
-        )),
+        Field(
+            "manager",
+            "object",
+            True,
+            "The user's manager.",
+            fields=(
+                Field("id", "string", True, "Manager id.", references="users.id"),
+                Field("email", "string", True, "Manager email.", format="email"),
+            ),
+        ),
     )
     users = dataclasses.replace(USERS, fields=(*USERS.fields, *extra))
     data = generate({"users": 60, "leads": 5, "campaigns": 2}, tables=(users, LEADS, CAMPAIGNS))

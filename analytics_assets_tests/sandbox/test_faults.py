@@ -58,17 +58,27 @@ def session() -> Iterator[requests.Session]:
 
 
 def get(
-    session: requests.Session, server: SandboxServer, resource: str, page: int | None = None,
-    key: str = KEY, timeout: float = 5, **params: str,
+    session: requests.Session,
+    server: SandboxServer,
+    resource: str,
+    page: int | None = None,
+    key: str = KEY,
+    timeout: float = 5,
+    **params: str,
 ) -> requests.Response:
     if page is not None:
         params["page"] = str(page)
-    return session.get(server.base_url + resource, headers={"x-api-key": key},
-                       params=params or None, timeout=timeout)
+    return session.get(
+        server.base_url + resource,
+        headers={"x-api-key": key},
+        params=params or None,
+        timeout=timeout,
+    )
 
 
-def raw_get(server: SandboxServer, target: str) -> tuple[http.client.HTTPConnection,
-                                                         http.client.HTTPResponse]:
+def raw_get(
+    server: SandboxServer, target: str
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """An http.client GET of ``/v1/<target>``; the caller reads and closes."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     connection.request("GET", f"/v1/{target}", headers={"x-api-key": KEY})
@@ -81,7 +91,7 @@ def ids(body: dict[str, Any], resource: str = "leads") -> list[str]:
 
 def lead_ids(server: SandboxServer, page: int) -> list[str]:
     """The ids served normally on ``page`` of the leads."""
-    return [r["id"] for r in server.records("leads")[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+    return [r["id"] for r in server.records("leads")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
 
 
 def log_of(server: SandboxServer) -> list[tuple[int | None, int, str | None]]:
@@ -91,11 +101,20 @@ def log_of(server: SandboxServer) -> list[tuple[int | None, int, str | None]]:
 # -- Status -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "reason"), [
-    (429, "too_many_requests"), (500, "api_error"), (502, "api_error"), (503, "api_error"),
-    (504, "api_error"), (400, "bad_params"), (403, "invalid_request_error"),
-    (404, "not_found"), (422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (429, "too_many_requests"),
+        (500, "api_error"),
+        (502, "api_error"),
+        (503, "api_error"),
+        (504, "api_error"),
+        (400, "bad_params"),
+        (403, "invalid_request_error"),
+        (404, "not_found"),
+        (422, "invalid_request"),
+    ],
+)
 def test_status_answers_the_error_envelope(
     session: requests.Session, sandbox: SandboxServer, code: int, reason: str
 ) -> None:
@@ -140,8 +159,14 @@ def test_times_is_honoured_then_normal_service_resumes(
     statuses = [get(session, sandbox, "leads", page).status_code for page in (1, 2, 3, 3, 3, 4)]
     assert statuses == [200, 200, 503, 503, 200, 200]
     assert sandbox.pending_faults == []
-    assert log_of(sandbox) == [(1, 200, None), (2, 200, None), (3, 503, "Status"),
-                               (3, 503, "Status"), (3, 200, None), (4, 200, None)]
+    assert log_of(sandbox) == [
+        (1, 200, None),
+        (2, 200, None),
+        (3, 503, "Status"),
+        (3, 503, "Status"),
+        (3, 200, None),
+        (4, 200, None),
+    ]
 
 
 def test_page_none_matches_any_page_and_other_resources_are_untouched(
@@ -151,12 +176,14 @@ def test_page_none_matches_any_page_and_other_resources_are_untouched(
     assert get(session, sandbox, "campaigns").status_code == 200
     assert get(session, sandbox, "users").status_code == 200
     assert [get(session, sandbox, "leads", page).status_code for page in (2, 5, 9, 1)] == [
-        500, 500, 500, 200]
+        500,
+        500,
+        500,
+        200,
+    ]
 
 
-def test_faults_match_in_injection_order(
-    session: requests.Session, sandbox: SandboxServer
-) -> None:
+def test_faults_match_in_injection_order(session: requests.Session, sandbox: SandboxServer) -> None:
     sandbox.inject("leads", Status(502), page=2)
     sandbox.inject("leads", Status(503))
     sandbox.inject("leads", Status(504), page=2)
@@ -167,8 +194,9 @@ def test_faults_match_in_injection_order(
 
 
 def test_token_mode_pages_match_too(session: requests.Session) -> None:
-    with SandboxServer(SandboxConfig(users=2, leads=120, campaigns=1, page_size=PAGE_SIZE,
-                                     page_mode="token")) as server:
+    with SandboxServer(
+        SandboxConfig(users=2, leads=120, campaigns=1, page_size=PAGE_SIZE, page_mode="token")
+    ) as server:
         server.inject("leads", Status(503), page=2)
         cursor = get(session, server, "leads").json()["next_page"]
         assert get(session, server, "leads", next_page=cursor).status_code == 503
@@ -193,10 +221,15 @@ def test_clear_faults(session: requests.Session, sandbox: SandboxServer) -> None
     assert get(session, sandbox, "leads").status_code == 200
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    (("nope", Reset()), ValueError), (("leads", Reset(), 0), ValueError),
-    (("leads", Reset(), None, 0), ValueError), (("leads", "reset"), TypeError),
-])
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("nope", Reset()), ValueError),
+        (("leads", Reset(), 0), ValueError),
+        (("leads", Reset(), None, 0), ValueError),
+        (("leads", "reset"), TypeError),
+    ],
+)
 def test_inject_validates(sandbox: SandboxServer, args: tuple[Any, ...], error: type) -> None:
     with pytest.raises(error):
         sandbox.inject(*args)
@@ -314,8 +347,9 @@ def test_error_envelope(session: requests.Session, sandbox: SandboxServer) -> No
 def test_empty_page_has_more_points_at_the_following_page(
     session: requests.Session, page_mode: str
 ) -> None:
-    config = SandboxConfig(users=2, leads=120, campaigns=1, page_size=PAGE_SIZE,
-                           page_mode=page_mode)  # type: ignore[arg-type]
+    config = SandboxConfig(
+        users=2, leads=120, campaigns=1, page_size=PAGE_SIZE, page_mode=page_mode
+    )  # type: ignore[arg-type]
     with SandboxServer(config) as server:
         normal = get(session, server, "leads", 2).json()
         server.inject("leads", EmptyPageHasMore(), page=2)
@@ -360,7 +394,12 @@ def test_duplicate_record_repeats_the_previous_pages_first_record(
     assert [i for i, n in served.items() if n > 1] == [lead_ids(sandbox, 2)[0]]
     assert served[lead_ids(sandbox, 2)[0]] == 3
     assert [entry.fault for entry in sandbox.request_log] == [
-        "DuplicateRecord", None, "DuplicateRecord", None, None]
+        "DuplicateRecord",
+        None,
+        "DuplicateRecord",
+        None,
+        None,
+    ]
 
 
 def test_duplicate_record_on_a_single_page_repeats_its_own_first_record(
@@ -413,28 +452,46 @@ def test_concurrent_clients_each_consume_one_use(sandbox: SandboxServer) -> None
 # -- CLI spec parsing ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("leads:3=status:503x2", ("leads", Status(503), 3, 2)),
-    ("users=reset", ("users", Reset(), None, 1)),
-    ("leads:2=delay:1.5", ("leads", Delay(1.5), 2, 1)),
-    ("campaigns=status:429,Retry-After=3x4",
-     ("campaigns", Status(429, {"Retry-After": "3"}), None, 4)),
-    ("leads=invalid-jsonx3", ("leads", InvalidJson(), None, 3)),
-    ("leads:1=truncated", ("leads", Truncated(), 1, 1)),
-    ("leads=missing_resource_key", ("leads", MissingResourceKey(), None, 1)),
-    ("leads=error_envelope", ("leads", ErrorEnvelope(), None, 1)),
-    ("leads=empty_page_has_morex1000", ("leads", EmptyPageHasMore(), None, 1000)),
-    ("leads:4=duplicate_record", ("leads", DuplicateRecord(), 4, 1)),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("leads:3=status:503x2", ("leads", Status(503), 3, 2)),
+        ("users=reset", ("users", Reset(), None, 1)),
+        ("leads:2=delay:1.5", ("leads", Delay(1.5), 2, 1)),
+        (
+            "campaigns=status:429,Retry-After=3x4",
+            ("campaigns", Status(429, {"Retry-After": "3"}), None, 4),
+        ),
+        ("leads=invalid-jsonx3", ("leads", InvalidJson(), None, 3)),
+        ("leads:1=truncated", ("leads", Truncated(), 1, 1)),
+        ("leads=missing_resource_key", ("leads", MissingResourceKey(), None, 1)),
+        ("leads=error_envelope", ("leads", ErrorEnvelope(), None, 1)),
+        ("leads=empty_page_has_morex1000", ("leads", EmptyPageHasMore(), None, 1000)),
+        ("leads:4=duplicate_record", ("leads", DuplicateRecord(), 4, 1)),
+    ],
+)
 def test_parse_fault_spec(spec: str, expected: tuple[str, Fault, int | None, int]) -> None:
     assert tuple(parse_fault_spec(spec)) == expected
 
 
-@pytest.mark.parametrize("spec", [
-    "leads", "leads=", "leads=bogus", "leads:0=reset", "leads=resetx0", "leads=status",
-    "leads=status:abc", "leads=status:200", "leads=delay", "leads=delay:-1", "leads=reset:1",
-    "leads=status:429,Retry-After", "Leads=reset",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "leads",
+        "leads=",
+        "leads=bogus",
+        "leads:0=reset",
+        "leads=resetx0",
+        "leads=status",
+        "leads=status:abc",
+        "leads=status:200",
+        "leads=delay",
+        "leads=delay:-1",
+        "leads=reset:1",
+        "leads=status:429,Retry-After",
+        "Leads=reset",
+    ],
+)
 def test_parse_fault_spec_rejects(spec: str) -> None:
     with pytest.raises(ValueError, match="bad fault"):
         parse_fault_spec(spec)

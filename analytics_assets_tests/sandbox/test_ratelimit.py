@@ -24,8 +24,9 @@ def session() -> Iterator[requests.Session]:
         yield client
 
 
-def get(session: requests.Session, server: SandboxServer, path: str = "leads",
-        key: str = KEY) -> requests.Response:
+def get(
+    session: requests.Session, server: SandboxServer, path: str = "leads", key: str = KEY
+) -> requests.Response:
     return session.get(server.base_url + path, headers={"x-api-key": key}, timeout=5)
 
 
@@ -61,11 +62,13 @@ def test_limit_429_and_a_fresh_budget_after_reset(session: requests.Session) -> 
         assert refused.status_code == 429
         assert budget(refused) == (5, 0, reset)
         assert "Retry-After" not in refused.headers
-        assert refused.json() == {"error": {
-            "reason": "too_many_requests",
-            "message": f"You performed more than 5 requests per minute. "
-                       f"Limit will be reseted at {reset}.",
-        }}
+        assert refused.json() == {
+            "error": {
+                "reason": "too_many_requests",
+                "message": f"You performed more than 5 requests per minute. "
+                f"Limit will be reseted at {reset}.",
+            }
+        }
         assert get(session, server, "campaigns").status_code == 429  # per key, not per endpoint
 
         wait_until(reset, timeout=4.0)
@@ -113,8 +116,9 @@ def test_no_headers_without_a_limit(session: requests.Session) -> None:
     assert not [name for name in response.headers if name.lower().startswith("x-ratelimit")]
 
 
-@pytest.mark.parametrize("fields", [{"rate_limit": 0}, {"rate_window_s": 0},
-                                    {"rate_window_s": float("inf")}])
+@pytest.mark.parametrize(
+    "fields", [{"rate_limit": 0}, {"rate_window_s": 0}, {"rate_window_s": float("inf")}]
+)
 def test_config_rejects_bad_limits(fields: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         SandboxConfig(**fields)  # type: ignore[arg-type]
@@ -136,8 +140,11 @@ def test_windows_open_at_the_first_request_and_reset_rounds_up() -> None:
     limiter = RateLimiter(2, 10.0, clock)
     first = limiter.check()
     assert (first.allowed, first.reset) == (True, 1011)  # window ends 1010.25
-    assert first.headers == {"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1",
-                             "X-RateLimit-Reset": "1011"}
+    assert first.headers == {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "1",
+        "X-RateLimit-Reset": "1011",
+    }
     clock.now = 1005.0
     assert limiter.check().headers["X-RateLimit-Remaining"] == "0"
     clock.now = 1010.2

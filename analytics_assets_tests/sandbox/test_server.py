@@ -53,8 +53,12 @@ def session() -> Iterator[requests.Session]:
 
 
 def get(
-    session: requests.Session, server: SandboxServer, target: str, key: str | None = KEY,
-    header: str = "x-api-key", **params: str,
+    session: requests.Session,
+    server: SandboxServer,
+    target: str,
+    key: str | None = KEY,
+    header: str = "x-api-key",
+    **params: str,
 ) -> requests.Response:
     """GET a path relative to base_url (or an absolute URL) with the API key header."""
     url = target if target.startswith("http") else server.base_url + target
@@ -206,8 +210,12 @@ def test_counters_make_sense(sandbox: SandboxServer) -> None:
     assert None in stats
     for s in filter(None, stats):
         assert all(v >= 0 for v in s.values())
-        assert (s["prospects_contacted"] >= s["prospects_reached"] >= s["prospects_opened"]
-                >= s["prospects_replied"])
+        assert (
+            s["prospects_contacted"]
+            >= s["prospects_reached"]
+            >= s["prospects_opened"]
+            >= s["prospects_replied"]
+        )
         assert s["prospects_bounced"] <= s["prospects_contacted"]
     for lead in sandbox.records("leads"):
         if isinstance(lead["sent_count"], int) and isinstance(lead["replied_count"], int):
@@ -249,8 +257,13 @@ def test_last_page_can_be_partial() -> None:
 
 def test_page_beyond_the_last_is_empty(session: requests.Session, sandbox: SandboxServer) -> None:
     body = get(session, sandbox, "leads", page="26").json()
-    assert body == {"status": "success", "errors": [], "has_more": False, "next_page": None,
-                    "leads": []}
+    assert body == {
+        "status": "success",
+        "errors": [],
+        "has_more": False,
+        "next_page": None,
+        "leads": [],
+    }
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc", "", "1.5", "2x"])
@@ -315,8 +328,9 @@ def test_same_seed_same_bytes_other_seed_other_data() -> None:
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             for resource, count in (("users", 1), ("leads", 3), ("campaigns", 1)):
                 for page in range(1, count + 1):
-                    connection.request("GET", f"/v1/{resource}?page={page}",
-                                       headers={"x-api-key": KEY})
+                    connection.request(
+                        "GET", f"/v1/{resource}?page={page}", headers={"x-api-key": KEY}
+                    )
                     response = connection.getresponse()
                     assert response.status == 200
                     pages[i].append(response.read())
@@ -380,8 +394,9 @@ def test_key_header_is_case_insensitive_and_configurable(session: requests.Sessi
 
 @pytest.mark.parametrize("path", ["/v1/nope", "/v2/leads", "/", "/v1/leads/l_123", "/v1/"])
 def test_unknown_path_is_404(session: requests.Session, sandbox: SandboxServer, path: str) -> None:
-    response = session.get(f"http://127.0.0.1:{sandbox.port}{path}", headers={"x-api-key": KEY},
-                        timeout=10)
+    response = session.get(
+        f"http://127.0.0.1:{sandbox.port}{path}", headers={"x-api-key": KEY}, timeout=10
+    )
     assert response.status_code == 404
     body = response.json()
     assert body["status"] == "error"
@@ -403,12 +418,17 @@ def test_updated_after_filters_on_server_side_updated_at(
 ) -> None:
     cutoff = datetime(2024, 7, 1, tzinfo=UTC)
     expected = [
-        lead["id"] for lead, stamp in zip(small.records("leads"), small.updated_at("leads"),
-                                          strict=True) if stamp > cutoff
+        lead["id"]
+        for lead, stamp in zip(small.records("leads"), small.updated_at("leads"), strict=True)
+        if stamp > cutoff
     ]
     assert 0 < len(expected) < 300
-    for raw in ("2024-07-01T00:00:00Z", "2024-07-01T00:00:00+00:00", "2024-07-01T00:00:00",
-                "2024-07-01T02:00:00+02:00"):
+    for raw in (
+        "2024-07-01T00:00:00Z",
+        "2024-07-01T00:00:00+00:00",
+        "2024-07-01T00:00:00",
+        "2024-07-01T02:00:00+02:00",
+    ):
         assert ids(walk(session, small, "leads", updated_after=raw), "leads") == expected, raw
     assert "updated_after" not in small.records("leads")[0]
 
@@ -479,8 +499,9 @@ def serve(config: SandboxConfig) -> tuple[SandboxServer, Served, dict[str, list[
         client.trust_env = False
         bodies = {table.name: walk(client, server, table.name) for table in TABLES}
     served = {name: [r for body in pages for r in body[name]] for name, pages in bodies.items()}
-    page_ids = {name: [[r["id"] for r in body[name]] for body in pages]
-                for name, pages in bodies.items()}
+    page_ids = {
+        name: [[r["id"] for r in body[name]] for body in pages] for name, pages in bodies.items()
+    }
     for name, records in served.items():
         assert records == server.records(name)
     return server, served, page_ids
@@ -524,8 +545,11 @@ def test_defect_duplicate_id() -> None:
 def test_defect_string_in_integer() -> None:
     server, served, _ = serve(SandboxConfig(users=10, leads=250, defects=("string_in_integer",)))
     [lead_id] = server.defect_ids["string_in_integer"]
-    odd = [(lead["id"], lead["sent_count"]) for lead in served["leads"]
-           if lead["sent_count"] is not None and type(lead["sent_count"]) is not int]
+    odd = [
+        (lead["id"], lead["sent_count"])
+        for lead in served["leads"]
+        if lead["sent_count"] is not None and type(lead["sent_count"]) is not int
+    ]
     assert odd == [(lead_id, "many")]
 
 
@@ -542,8 +566,10 @@ def test_defect_undeclared_field() -> None:
 
 
 def test_defects_combine_and_hit_the_same_records() -> None:
-    alone = {name: SandboxServer(SandboxConfig(users=10, leads=250, defects=(name,)))
-             .defect_ids[name] for name in DEFECTS}
+    alone = {
+        name: SandboxServer(SandboxConfig(users=10, leads=250, defects=(name,))).defect_ids[name]
+        for name in DEFECTS
+    }
     together = SandboxServer(SandboxConfig(users=10, leads=250, defects=DEFECTS)).defect_ids
     assert together == alone
     targets = [hit[0] for name, hit in together.items() if name != "undeclared_field"]
@@ -582,8 +608,13 @@ def test_request_log_has_one_entry_per_request_without_the_key(session: requests
     assert [entry.resource for entry in log] == ["users", "leads", None, None, "leads"]
     assert [entry.page for entry in log] == [1, 2, None, None, None]
     assert [entry.method for entry in log] == ["GET"] * 5
-    assert [entry.path for entry in log] == ["/v1/users", "/v1/leads", "/v1/leads", "/v1/nope",
-                                             "/v1/leads"]
+    assert [entry.path for entry in log] == [
+        "/v1/users",
+        "/v1/leads",
+        "/v1/leads",
+        "/v1/nope",
+        "/v1/leads",
+    ]
     assert [entry.query for entry in log] == [{}, {"page": "2"}, {}, {}, {"page": "x"}]
     times = [entry.time for entry in log]
     assert times == sorted(times)
@@ -622,8 +653,12 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
 
 
 def test_other_methods_are_405(session: requests.Session, sandbox: SandboxServer) -> None:
-    response = session.post(sandbox.base_url + "campaigns", json={"campaign_name": "x"},
-                            headers={"x-api-key": KEY}, timeout=10)
+    response = session.post(
+        sandbox.base_url + "campaigns",
+        json={"campaign_name": "x"},
+        headers={"x-api-key": KEY},
+        timeout=10,
+    )
     assert response.status_code == 405
     assert response.json()["error"]["reason"] == "invalid_request"
     assert get(session, sandbox, "campaigns").status_code == 200

@@ -26,8 +26,10 @@ STARTUP_TIMEOUT_S = 90.0
 """`dagster dev` answers within 10–20 s on two cores; generous for a loaded CI machine."""
 SHUTDOWN_TIMEOUT_S = 20.0
 LOG_NAME = "dagster-dev.log"
-REPOSITORY_SELECTOR = {"repositoryLocationName": "analytics_assets",
-                       "repositoryName": "__repository__"}
+REPOSITORY_SELECTOR = {
+    "repositoryLocationName": "analytics_assets",
+    "repositoryName": "__repository__",
+}
 CLEARED_VARIABLES = (
     "ANALYTICS_API_BASE_URL",
     "ANALYTICS_API_KEY",
@@ -69,8 +71,9 @@ def poll(
         if reason:
             raise AssertionError(f"gave up waiting for {what}: {reason}")
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; "
-                                 f"last answer: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}; last answer: {last!r}"
+            )
         time.sleep(interval_s)
 
 
@@ -168,18 +171,37 @@ def dagster_dev(sandbox: SandboxServer, workdir: Path) -> Iterator[DagsterDev]:
         PYTHONUNBUFFERED="1",
     )
     port = free_port()
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-               "-h", "127.0.0.1", "-p", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        "workspace.yaml",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     log_path = workdir / LOG_NAME
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     dev = DagsterDev(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
-        poll(lambda: _location_loaded(dev), STARTUP_TIMEOUT_S,
-             "the webserver to load the code location", give_up=dev.died)
+        poll(
+            lambda: _location_loaded(dev),
+            STARTUP_TIMEOUT_S,
+            "the webserver to load the code location",
+            give_up=dev.died,
+        )
         yield dev
     finally:
         _stop(process)

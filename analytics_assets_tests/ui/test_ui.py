@@ -16,8 +16,10 @@ LINEAGE = {
     ("analytics_api", "users"): set(),
     ("analytics_api", "leads"): set(),
     ("analytics_api", "campaigns"): set(),
-    ("analytics", "campaign_performance"): {("analytics_api", "users"),
-                                            ("analytics_api", "campaigns")},
+    ("analytics", "campaign_performance"): {
+        ("analytics_api", "users"),
+        ("analytics_api", "campaigns"),
+    },
     ("analytics", "owner_pipeline"): {("analytics_api", "users"), ("analytics_api", "leads")},
 }
 SCHEDULES = ("analytics_api_sync_schedule", "analytics_api_full_refresh_schedule")
@@ -91,17 +93,24 @@ def test_materialize_all_from_the_asset_graph(
     page.mouse.move(0, 0)  # no node hovered (hovering highlights its edges)
     page.screenshot(path=artifacts / "01-asset-graph.png")
     nodes = dagster.graphql(ASSET_NODES)["assetNodes"]
-    lineage = {tuple(node["assetKey"]["path"]): {tuple(dep["path"]) for dep in
-                                                 node["dependencyKeys"]} for node in nodes}
+    lineage = {
+        tuple(node["assetKey"]["path"]): {tuple(dep["path"]) for dep in node["dependencyKeys"]}
+        for node in nodes
+    }
     assert lineage == LINEAGE
 
     # "Materialize all" launches one run of the five assets (and their checks); it succeeds.
     page.get_by_role("button", name="Materialize all").click()
     expect(page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))).to_be_visible()
-    run_id = poll(lambda: _ui_run(dagster), 30, "the run launched from the UI",
-                  give_up=dagster.died)["runId"]
-    status = poll(lambda: _finished(dagster, run_id), RUN_TIMEOUT_S, f"run {run_id} to finish",
-                  give_up=dagster.died)
+    run_id = poll(
+        lambda: _ui_run(dagster), 30, "the run launched from the UI", give_up=dagster.died
+    )["runId"]
+    status = poll(
+        lambda: _finished(dagster, run_id),
+        RUN_TIMEOUT_S,
+        f"run {run_id} to finish",
+        give_up=dagster.died,
+    )
     page.goto(f"{dagster.url}/runs/{run_id}")
     expect(page.get_by_text(re.compile("^(Success|Failure|Canceled)$"))).to_be_visible()
     page.screenshot(path=artifacts / "02-run.png")
@@ -149,6 +158,10 @@ def test_schedules_stopped_sensors_running_and_ticking(dagster: DagsterDev) -> N
         return by_sensor if all(by_sensor.values()) else None
 
     by_sensor = poll(ticks, TICK_TIMEOUT_S, "a tick of every sensor", give_up=dagster.died)
-    failed = {name: tick for name, ticks_ in by_sensor.items() for tick in ticks_
-              if tick["status"] == "FAILURE"}
+    failed = {
+        name: tick
+        for name, ticks_ in by_sensor.items()
+        for tick in ticks_
+        if tick["status"] == "FAILURE"
+    }
     assert not failed, f"sensor ticks failed: {failed}"
