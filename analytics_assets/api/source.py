@@ -19,6 +19,7 @@ from dlt.sources.rest_api import RESTAPIConfig, rest_api_source
 from requests import Session
 
 from analytics_assets.api.arrow_pages import PagesAsArrow
+from analytics_assets.api.auth import FirstAnswers
 from analytics_assets.api.incremental import UpdatedAfterPaginator
 from analytics_assets.api.paginator import NextPagePaginator, PageCallback
 from analytics_assets.schema import LEADS, TABLES, FieldType, Table
@@ -88,6 +89,7 @@ def seed_config(
     session: Session | None = None,
     on_page: ProgressFactory = lambda resource: None,
     full_refresh: bool = False,
+    first_answers: FirstAnswers | None = None,
 ) -> RESTAPIConfig:
     """The seed's ``rest_api`` config, one resource per table of schema.py.
 
@@ -98,6 +100,8 @@ def seed_config(
         session: The requests session to use (``ApiClient(...).session``); dlt's default if None.
         on_page: Returns the progress callback for a resource name, or None.
         full_refresh: Read all leads instead of those updated since the last sync.
+        first_answers: Reports a refused key for every endpoint at once (api/auth.py); None
+            leaves dlt's default, which stops at the first refusal.
     """
     client: dict[str, Any] = {
         "base_url": settings.base_url,
@@ -121,6 +125,11 @@ def seed_config(
                     # The seed's selector, parsed here once: dlt would parse a string per page.
                     "data_selector": compile_path(table.name),
                     "paginator": _paginator(table, settings, on_page(table.name), full_refresh),
+                    **(
+                        {"response_actions": [first_answers.hook(table.name)]}
+                        if first_answers is not None
+                        else {}
+                    ),
                 },
                 "columns": column_hints(table),
                 "processing_steps": [{"map": drop_null_objects(table)}],
@@ -136,9 +145,16 @@ def analytics_api_source(
     session: Session | None = None,
     on_page: ProgressFactory = lambda resource: None,
     full_refresh: bool = False,
+    first_answers: FirstAnswers | None = None,
 ) -> DltSource:
-    """The dlt source for users, leads and campaigns (see ``seed_config`` for the arguments)."""
-    config = seed_config(settings, api_key, session, on_page, full_refresh)
+    """The dlt source for users, leads and campaigns (see ``seed_config`` for the arguments).
+
+    ``first_answers`` defaults to one expecting every table; pass one naming only the resources
+    that will run when extracting a subset.
+    """
+    if first_answers is None:
+        first_answers = FirstAnswers(table.name for table in TABLES)
+    config = seed_config(settings, api_key, session, on_page, full_refresh, first_answers)
     source = rest_api_source(config, name=SOURCE_NAME)
     for table in TABLES:
         # Pages that match schema.py exactly skip dlt's per-record normalizer (arrow_pages.py).

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from analytics_assets.api.auth import ApiAuthenticationError, FirstAnswers
 from analytics_assets.api.http import ApiClient, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.source import analytics_api_source
@@ -16,7 +17,7 @@ from analytics_assets.ingest.failures import sync_failure
 from analytics_assets.ingest.pipeline import LOADER_FILE_FORMAT, analytics_pipeline
 from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
-from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_spec
+from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import (
     MissingApiKeyError,
@@ -70,12 +71,15 @@ def analytics_api_raw(
     progress = SyncProgress(context.log.info)
     policy = HttpPolicy(settings.max_attempts, settings.backoff_factor, settings.timeout_s)
     client = ApiClient(policy, RateLimiter(settings.requests_per_minute))
+    selected = context.selected_asset_keys
+    first_answers = FirstAnswers(t.name for t in TABLES if raw_asset_key(t) in selected)
     source = analytics_api_source(
         settings,
         api_key,
         session=client.session,
         on_page=progress.page_callback,
         full_refresh=config.full_refresh,
+        first_answers=first_answers,
     )
     try:
         yield from dlt.run(
@@ -85,7 +89,8 @@ def analytics_api_raw(
             dagster_dlt_translator=AnalyticsDltTranslator(),
             loader_file_format=LOADER_FILE_FORMAT,
         )
-    except PipelineStepFailed as error:
+        first_answers.raise_if_refused()  # a guard: the extract step raises this already
+    except (PipelineStepFailed, ApiAuthenticationError) as error:
         failure = sync_failure(error, api_key)
         if failure is None:
             raise

@@ -9,7 +9,8 @@ import dagster as dg
 from dlt.extract.exceptions import ResourceExtractionError
 from requests import HTTPError
 
-from analytics_assets.api.errors import ApiResponseError, PaginationLoopError
+from analytics_assets.api.auth import ApiAuthenticationError
+from analytics_assets.api.errors import ApiResponseError, PaginationLoopError, api_error_text
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -39,17 +40,6 @@ def redact_url(url: str, secret: str | None) -> str:
     return urlunsplit(split._replace(query=urlencode(query)))
 
 
-def _api_error(error: HTTPError) -> str:
-    try:
-        body = error.response.json()
-    except ValueError:
-        return ""
-    detail = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(detail, dict):
-        return ""
-    return ": ".join(str(part) for part in (detail.get("reason"), detail.get("message")) if part)
-
-
 def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
     """A ``dg.Failure`` describing ``exc`` for people, or None if it is not a known kind.
 
@@ -63,6 +53,8 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
     for error in chain:
         if isinstance(error, MissingApiKeyError):
             return dg.Failure(description=str(error), allow_retries=False)
+        if isinstance(error, ApiAuthenticationError):
+            return _auth_failure(error, api_key)
         if isinstance(error, PaginationLoopError):
             return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
         if isinstance(error, ApiResponseError):
@@ -72,7 +64,7 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
             response = error.response
             status = response.status_code
             url = redact_url(response.url, api_key)
-            api_says = _api_error(error)
+            api_says = api_error_text(response)
             advice = ADVICE.get(status, "retry later" if status >= 500 else "check the request")
             description = (
                 f"{resource}: GET {url} answered {status}"
@@ -85,3 +77,21 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
                 allow_retries=status in RETRYABLE_STATUSES,
             )
     return None
+
+
+def _auth_failure(error: ApiAuthenticationError, api_key: str | None) -> dg.Failure:
+    """One failure naming every endpoint that refused the key (api/auth.py)."""
+    advice = "; ".join(ADVICE[status] for status in sorted(error.statuses) if status in ADVICE)
+    lines = [
+        f"{failure.resource}: GET {redact_url(failure.url, api_key)} answered {failure.status}"
+        + (f" ({failure.api_says})" if failure.api_says else "")
+        for failure in error.failures
+    ]
+    return dg.Failure(
+        description="; ".join(lines) + f"; {advice}.",
+        metadata={
+            "resources": ", ".join(failure.resource for failure in error.failures),
+            "statuses": ", ".join(str(failure.status) for failure in error.failures),
+        },
+        allow_retries=False,
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.sandbox import ALL_NULL_COLUMN, SandboxConfig, SandboxServer
+from analytics_assets.sandbox.faults import Status
 from analytics_assets.schema import LEADS, TABLES, TABLES_BY_NAME
 from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
 from analytics_assets_tests.expected import DUCKDB_TYPES, expected_rows, select_declared
@@ -176,8 +177,8 @@ def test_without_a_key_the_run_fails_at_once_naming_the_variable(
     assert sandbox.request_log == []
 
 
-def test_a_wrong_key_fails_with_an_auth_error_after_one_request(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+def test_a_wrong_key_fails_with_an_auth_error_after_one_request_per_endpoint(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_api(monkeypatch, sandbox, key="wrong-key-31337")
 
@@ -185,12 +186,46 @@ def test_a_wrong_key_fails_with_an_auth_error_after_one_request(
 
     assert not result.success
     message = step_failure(result)
-    assert "users: GET " + sandbox.base_url + "users" in message
-    assert "answered 401 (unauthorized" in message
+    for table in TABLES:
+        assert f"{table.name}: GET {sandbox.base_url}{table.name} answered 401 (unauthorized" in (
+            message
+        )
     assert "ANALYTICS_API_KEY" in message
     assert "wrong-key-31337" not in message
-    requests = [(entry.path, entry.status) for entry in sandbox.request_log]
-    assert requests == [("/v1/users", 401)]  # the first answer stops the run: no retries
+    requests = sorted((entry.path, entry.status) for entry in sandbox.request_log)
+    assert requests == [("/v1/campaigns", 401), ("/v1/leads", 401), ("/v1/users", 401)]
+    assert _loaded_tables(warehouse) == []
+
+
+def test_a_key_refused_on_one_endpoint_names_it_and_loads_nothing(
+    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_api(monkeypatch, sandbox)
+    sandbox.inject("leads", Status(403), page=1)
+
+    result = run_sync()
+
+    assert not result.success
+    message = step_failure(result)
+    assert f"leads: GET {sandbox.base_url}leads answered 403 (" in message
+    assert "lacks access to this endpoint" in message
+    assert "users:" not in message and "campaigns:" not in message
+    leads = [
+        (entry.page, entry.status) for entry in sandbox.request_log if entry.resource == "leads"
+    ]
+    assert leads == [(1, 403)]
+    assert _loaded_tables(warehouse) == []  # users and campaigns were read, but not loaded
+
+
+def _loaded_tables(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    rows = query(
+        path,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_api'"
+        " AND table_name NOT LIKE '_dlt%' ORDER BY 1",
+    )
+    return [row[0] for row in rows]
 
 
 def test_the_api_key_appears_in_no_event_and_no_file(
