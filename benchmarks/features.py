@@ -21,6 +21,7 @@ FEATURES: tuple[str, ...] = (
 
 EXPERIMENTS: tuple[str, ...] = (
     "parallel",  # parallelized resources: the next page is fetched while dlt works
+    "no_dedup",  # tell dlt's merge the staging data is deduplicated (no ROW_NUMBER pass)
 )
 """Tried on top of all features and not kept (no measurable gain)."""
 
@@ -67,13 +68,28 @@ def _parallel() -> None:
     source.seed_config = parallelized  # type: ignore[assignment]
 
 
+def _no_dedup() -> None:
+    from analytics_assets.api import source
+    from analytics_assets.ingest import assets
+
+    make_source = source.analytics_api_source
+
+    def deduplicated(*args: Any, **kwargs: Any) -> Any:
+        dlt_source = make_source(*args, **kwargs)
+        for resource in dlt_source.resources.values():
+            resource.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})
+        return dlt_source
+
+    assets.analytics_api_source = deduplicated  # type: ignore[assignment]
+
+
 DISABLE: dict[str, Callable[[], None]] = {
     "uncompressed": _uncompressed,
     "compiled_selector": _compiled_selector,
     "fast_http": _fast_http,
     "arrow": _arrow,
 }
-ENABLE: dict[str, Callable[[], None]] = {"parallel": _parallel}
+ENABLE: dict[str, Callable[[], None]] = {"parallel": _parallel, "no_dedup": _no_dedup}
 
 
 def disable(features: list[str]) -> None:
