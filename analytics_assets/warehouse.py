@@ -6,8 +6,9 @@ run wherever dlt loads. What differs per destination (type names) is isolated an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from dlt.destinations.sql_client import SqlClientBase
@@ -29,6 +30,38 @@ SQL_TYPES: dict[str, dict[FieldType, str]] = {
     "motherduck": STANDARD_TYPES,
     "postgres": {"string": "CHARACTER VARYING", "boolean": "BOOLEAN", "integer": "BIGINT"},
 }
+DUCKDB_LOCK_CONFLICT = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": '
+    r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)"
+)
+"""DuckDB's error when another process has the file open (it admits one writing process)."""
+
+
+class WarehouseInUseError(RuntimeError):
+    """The DuckDB file is held by another process."""
+
+
+def describe_lock_conflict(exc: BaseException) -> str | None:
+    """What to tell a person when ``exc`` (or its causes) is DuckDB's lock conflict, else None.
+
+    dlt reports it as a connection failure that suggests checking credentials and the internet
+    connection, which is the wrong lead for a file another process holds.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        match = DUCKDB_LOCK_CONFLICT.search(str(current))
+        if match:
+            return (
+                f"the DuckDB file {match['path']} is open in another process "
+                f"({match['holder']}, PID {match['pid']}), and DuckDB admits one writing process. "
+                "Close that process (e.g. a DuckDB CLI or notebook holding the file) or wait "
+                "for it to finish; this project's own runs already take turns on the "
+                "analytics_warehouse pool."
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class Warehouse:
@@ -119,6 +152,13 @@ def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     from analytics_assets.ingest.pipeline import analytics_pipeline
 
     pipeline = analytics_pipeline(settings)
-    with pipeline.sql_client() as client:
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(pipeline.sql_client())
+        except Exception as error:
+            conflict = describe_lock_conflict(error)
+            if conflict is None:
+                raise
+            raise WarehouseInUseError(conflict) from error
         destination = pipeline.destination
         yield Warehouse(client, destination.to_name(destination.destination_type))

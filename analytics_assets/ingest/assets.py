@@ -7,9 +7,8 @@ work can attach checks and a retry policy, which ``@dlt_assets`` does not take.
 from collections.abc import Iterator
 
 import dagster as dg
-from dlt.pipeline.exceptions import PipelineStepFailed
 
-from analytics_assets.api.auth import ApiAuthenticationError, FirstAnswers
+from analytics_assets.api.auth import FirstAnswers
 from analytics_assets.api.http import ApiClient, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.source import analytics_api_source
@@ -90,7 +89,7 @@ def analytics_api_raw(
             loader_file_format=LOADER_FILE_FORMAT,
         )
         first_answers.raise_if_refused()  # a guard: the extract step raises this already
-    except (PipelineStepFailed, ApiAuthenticationError) as error:
+    except Exception as error:  # kinds sync_failure does not know are re-raised as they are
         failure = sync_failure(error, api_key)
         if failure is None:
             raise

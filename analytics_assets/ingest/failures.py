@@ -12,6 +12,7 @@ from requests import HTTPError
 from analytics_assets.api.auth import ApiAuthenticationError
 from analytics_assets.api.errors import ApiResponseError, PaginationLoopError, api_error_text
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
+from analytics_assets.warehouse import describe_lock_conflict
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 ADVICE = {
@@ -46,6 +47,9 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
     Client errors (4xx but 429) and configuration errors do not allow Dagster retries: retrying
     cannot fix a wrong key or URL.
     """
+    conflict = describe_lock_conflict(exc)
+    if conflict is not None:  # transient: the step's retry policy may try again
+        return dg.Failure(description=conflict, allow_retries=True)
     chain = list(_chain(exc))
     resource = next(
         (e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), "the API"
