@@ -95,10 +95,10 @@ class Warehouse:
     def other_schema_path(self, schema: str, table: str | None = None) -> str:
         """``schema`` (or ``schema.table``) outside the raw dataset, quoted.
 
-        DuckDB names its catalog after the file: with the default ``analytics.duckdb`` a bare
-        ``analytics.x`` is ambiguous between that catalog and the models' schema ``analytics``,
-        so on DuckDB the path starts with the catalog (``current_database()``). PostgreSQL does
-        not take a catalog in ``CREATE SCHEMA``, and needs none.
+        DuckDB names its catalog after the file, so a file named like the schema would make a
+        bare ``schema.x`` ambiguous between the two; on DuckDB the path starts with the catalog
+        (``current_database()``). PostgreSQL does not take a catalog in ``CREATE SCHEMA``, and
+        needs none.
         """
         catalog = None
         if self.destination_type in DUCKDB_FAMILY:

@@ -22,5 +22,5 @@ def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
     for table, count in (("users", 25), ("leads", 2500), ("campaigns", 40)):
         assert query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table}") == [(count,)]
         assert f"analytics_api.{table:<10} {count:>8,}" in out
-    models = "SELECT COUNT(*) FROM analytics.analytics.campaign_performance"
+    models = "SELECT COUNT(*) FROM analytics_models.campaign_performance"
     assert query(warehouse, models) == [(40,)]

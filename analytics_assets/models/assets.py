@@ -17,8 +17,12 @@ from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS, Table
 from analytics_assets.settings import configured_destination, load_settings
 from analytics_assets.warehouse import Warehouse, open_warehouse
 
-SCHEMA = "analytics"
-"""The warehouse schema the models are built in; also their asset key prefix."""
+KEY_PREFIX = "analytics"
+"""The models' asset key prefix: ``analytics/<name>``."""
+SCHEMA = "analytics_models"
+"""The warehouse schema the models are built in. Not ``analytics``: DuckDB names a file's
+catalog after it, so with the default ``data/analytics.duckdb`` a bare ``analytics.<name>``
+would be ambiguous in the DuckDB CLI."""
 GROUP = "models"
 KINDS = {"sql"}  # plus the configured destination
 SQL_DIR = files(__package__).joinpath("sql")  # a handle only: files are read at run time
@@ -44,12 +48,12 @@ class Model:
 
     @property
     def key(self) -> dg.AssetKey:
-        """``analytics/<name>``, matching the warehouse table."""
-        return dg.AssetKey([SCHEMA, self.name])
+        """``analytics/<name>``."""
+        return dg.AssetKey([KEY_PREFIX, self.name])
 
     @property
     def table_name(self) -> str:
-        """``analytics.<name>``."""
+        """``analytics_models.<name>``, the warehouse table."""
         return f"{SCHEMA}.{self.name}"
 
     @property

@@ -1,4 +1,4 @@
-"""The SQL models end to end: sandbox over HTTP -> dlt -> raw tables -> SQL -> analytics.*.
+"""The SQL models end to end: sandbox over HTTP -> dlt -> raw tables -> SQL -> analytics_models.*.
 
 Expected rows are computed here in plain Python from the records the sandbox serves (or, for the
 edge cases no generated data reaches, written out by hand), never from the warehouse itself.
@@ -187,7 +187,8 @@ def model_tables(path: Path) -> set[str]:
         row[0]
         for row in query(
             path,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'",
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'analytics_models'",
         )
     }
 
@@ -213,7 +214,7 @@ def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
         assert spec.owners == ["team:data-engineering"]
         assert spec.description
         assert {dep.asset_key for dep in spec.deps} == reads[model.key]
-        assert spec.metadata["dagster/table_name"] == f"analytics.{model.name}"
+        assert spec.metadata["dagster/table_name"] == f"analytics_models.{model.name}"
         columns = spec.metadata["dagster/column_schema"].columns
         assert [(c.name, c.type, c.description) for c in columns] == [
             (c.name, c.type, c.description) for c in model.columns
@@ -257,7 +258,8 @@ def test_on_empty_raw_tables_the_models_are_empty_tables_of_the_declared_types(
         columns = query(
             warehouse,
             "SELECT column_name, data_type FROM information_schema.columns WHERE "
-            f"table_schema = 'analytics' AND table_name = '{model.name}' ORDER BY ordinal_position",
+            f"table_schema = 'analytics_models' AND table_name = '{model.name}' "
+            "ORDER BY ordinal_position",
         )
         assert columns == [(c.name, MODEL_DUCKDB_TYPES[c.type]) for c in model.columns]
 

@@ -93,7 +93,7 @@ def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(
         ]
         assert failed[0].metadata["sample_ids"].value == server.defect_ids["malformed_email"]
     tables = postgres(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics'"
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_models'"
     )
     assert tables == []
 
