@@ -13,6 +13,9 @@ start_cluster() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
+  if [ -z "$(pg_lsclusters --no-header)" ]; then  # the package without its default cluster
+    pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main </dev/null
+  fi
   read -r version cluster port status _ < <(pg_lsclusters --no-header | head -n 1)
   if [ "$status" != "online" ]; then
     pg_ctlcluster "$version" "$cluster" start </dev/null
