@@ -40,6 +40,7 @@ class Settings:
     timeout_s: float = 30.0
     requests_per_minute: float | None = None  # PersistIq allows 100 per key
     leads_overlap_s: float = 300.0
+    duckdb_lock_wait_s: float = 30.0  # how long a step waits for another process's DuckDB lock
 
     def require_api_key(self) -> str:
         """The API key, or a clear error naming the variable that provides it."""
@@ -133,4 +134,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timeout_s=_number(env, "ANALYTICS_API_TIMEOUT_S", 30.0) or 30.0,
         requests_per_minute=_number(env, "ANALYTICS_API_REQUESTS_PER_MINUTE", None) or None,
         leads_overlap_s=_number(env, "ANALYTICS_LEADS_OVERLAP_S", 300.0) or 0.0,
+        duckdb_lock_wait_s=_number(env, "ANALYTICS_DUCKDB_LOCK_WAIT_S", 30.0) or 0.0,
     )

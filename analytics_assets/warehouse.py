@@ -7,8 +7,10 @@ run wherever dlt loads. What differs per destination (type names) is isolated an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from dlt.destinations.sql_client import SqlClientBase
@@ -146,11 +148,47 @@ class Warehouse:
         return SQL_TYPES.get(self.destination_type, STANDARD_TYPES)[field_type]
 
 
+def wait_for_duckdb_file(
+    path: Path,
+    timeout_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_s: float = 0.1,
+) -> None:
+    """Return once no other process holds the DuckDB file at ``path``, or raise after a while.
+
+    DuckDB admits one writing process and fails at once on a held file. Dagster's pool hands
+    the warehouse to the next step when the previous one reports success, moments before that
+    process exits and DuckDB's lock is released; a DuckDB CLI may hold the file too. Polls with
+    a read-only open (which also fails while another process writes). A missing file is free.
+
+    Raises:
+        WarehouseInUseError: still held after ``timeout_s``, naming the file and its holder.
+    """
+    import duckdb  # not at import time: the code location loads without it
+
+    deadline = time.monotonic() + timeout_s
+    while path.exists():
+        try:
+            duckdb.connect(str(path), read_only=True).close()
+            return
+        except duckdb.Error as error:
+            conflict = describe_lock_conflict(error)
+            if conflict is None:
+                return  # not another process's lock: the real open reports what it is
+            if time.monotonic() >= deadline:
+                raise WarehouseInUseError(
+                    f"{conflict} (waited {timeout_s:g} s; ANALYTICS_DUCKDB_LOCK_WAIT_S)"
+                ) from error
+        sleep(poll_s)
+
+
 @contextmanager
 def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     """A ``Warehouse`` over the raw dataset the settings point at."""
     from analytics_assets.ingest.pipeline import analytics_pipeline
 
+    if settings.destination == "duckdb":
+        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
     pipeline = analytics_pipeline(settings)
     with ExitStack() as stack:
         try:

@@ -1,4 +1,4 @@
-"""A DuckDB file held by another process: a clear error naming it, nothing fetched or lost."""
+"""A DuckDB file held by another process: steps wait for it, then fail clearly, losing nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from analytics_assets.sandbox import SandboxServer
 from analytics_assets.settings import load_settings
-from analytics_assets.warehouse import WarehouseInUseError, open_warehouse
+from analytics_assets.warehouse import WarehouseInUseError, open_warehouse, wait_for_duckdb_file
 from analytics_assets_tests.conftest import query, run_sync, step_failure, use_api
 
 HOLD = (
@@ -21,8 +21,9 @@ HOLD = (
 
 
 @pytest.fixture
-def held(warehouse: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process with the warehouse file open for writing, until the test ends."""
+def held(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[str]]:
+    """Another process with the warehouse file open for writing, until released."""
+    monkeypatch.setenv("ANALYTICS_DUCKDB_LOCK_WAIT_S", "0.3")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(warehouse)],
@@ -37,6 +38,7 @@ def held(warehouse: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 def release(holder: subprocess.Popen[str]) -> None:
+    """Let the holder close the file and exit."""
     assert holder.stdin is not None
     holder.stdin.close()
     assert holder.wait(timeout=30) == 0
@@ -56,6 +58,7 @@ def test_a_sync_against_a_held_file_names_it_and_its_holder_then_recovers(
     message = step_failure(blocked)
     assert f"the DuckDB file {warehouse} is open in another process" in message
     assert f"PID {held.pid})" in message
+    assert "waited 0.3 s; ANALYTICS_DUCKDB_LOCK_WAIT_S" in message
     assert sandbox.request_log == []  # stopped before asking the API for anything
 
     release(held)
@@ -73,3 +76,25 @@ def test_checks_and_models_name_a_held_file_too(
             pass
 
     assert str(warehouse) in str(raised.value)
+
+
+def test_a_step_waits_for_the_file_to_be_let_go(
+    warehouse: Path, held: subprocess.Popen[str]
+) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the holder lets go during the first wait
+        waits.append(seconds)
+        if held.poll() is None:
+            release(held)
+
+    wait_for_duckdb_file(warehouse, timeout_s=60, sleep=sleep)
+
+    assert waits == [0.1]
+    assert query(warehouse, "SELECT 42") == [(42,)]
+
+
+def test_a_missing_file_is_free(tmp_path: Path) -> None:
+    wait_for_duckdb_file(tmp_path / "none.duckdb", timeout_s=0, sleep=pytest.fail)
+
+    assert not (tmp_path / "none.duckdb").exists()

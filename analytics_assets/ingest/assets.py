@@ -23,6 +23,7 @@ from analytics_assets.settings import (
     load_automation_settings,
     load_settings,
 )
+from analytics_assets.warehouse import WarehouseInUseError, wait_for_duckdb_file
 
 
 class SyncConfig(dg.Config):
@@ -72,6 +73,11 @@ def analytics_api_raw(
     client = ApiClient(policy, RateLimiter(settings.requests_per_minute))
     selected = context.selected_asset_keys
     first_answers = FirstAnswers(t.name for t in TABLES if raw_asset_key(t) in selected)
+    if settings.destination == "duckdb":
+        try:
+            wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
+        except WarehouseInUseError as error:  # transient: the retry policy may try again
+            raise dg.Failure(description=str(error), allow_retries=True) from error
     source = analytics_api_source(
         settings,
         api_key,
