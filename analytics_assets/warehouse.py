@@ -15,6 +15,7 @@ from typing import Any
 
 from dlt.destinations.sql_client import SqlClientBase
 
+from analytics_assets.exceptions import exception_chain
 from analytics_assets.schema import FieldType
 from analytics_assets.settings import Settings
 
@@ -49,11 +50,8 @@ def describe_lock_conflict(exc: BaseException) -> str | None:
     dlt reports it as a connection failure that suggests checking credentials and the internet
     connection, which is the wrong lead for a file another process holds.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        match = DUCKDB_LOCK_CONFLICT.search(str(current))
+    for error in exception_chain(exc):
+        match = DUCKDB_LOCK_CONFLICT.search(str(error))
         if match:
             return (
                 f"the DuckDB file {match['path']} is open in another process "
@@ -62,7 +60,6 @@ def describe_lock_conflict(exc: BaseException) -> str | None:
                 "for it to finish; this project's own runs already take turns on the "
                 "analytics_warehouse pool."
             )
-        current = current.__cause__ or current.__context__
     return None
 
 
@@ -182,13 +179,18 @@ def wait_for_duckdb_file(
         sleep(poll_s)
 
 
+def wait_for_warehouse(settings: Settings) -> None:
+    """On DuckDB, ``wait_for_duckdb_file`` for the configured file; other warehouses: return."""
+    if settings.destination == "duckdb":
+        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
+
+
 @contextmanager
 def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     """A ``Warehouse`` over the raw dataset the settings point at."""
     from analytics_assets.ingest.pipeline import analytics_pipeline
 
-    if settings.destination == "duckdb":
-        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
+    wait_for_warehouse(settings)
     pipeline = analytics_pipeline(settings)
     with ExitStack() as stack:
         try:

@@ -23,7 +23,7 @@ from analytics_assets.settings import (
     load_automation_settings,
     load_settings,
 )
-from analytics_assets.warehouse import WarehouseInUseError, wait_for_duckdb_file
+from analytics_assets.warehouse import wait_for_warehouse
 
 
 class SyncConfig(dg.Config):
@@ -73,11 +73,6 @@ def analytics_api_raw(
     client = ApiClient(policy, RateLimiter(settings.requests_per_minute))
     selected = context.selected_asset_keys
     first_answers = FirstAnswers(t.name for t in TABLES if raw_asset_key(t) in selected)
-    if settings.destination == "duckdb":
-        try:
-            wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
-        except WarehouseInUseError as error:  # transient: the retry policy may try again
-            raise dg.Failure(description=str(error), allow_retries=True) from error
     source = analytics_api_source(
         settings,
         api_key,
@@ -87,6 +82,7 @@ def analytics_api_raw(
         first_answers=first_answers,
     )
     try:
+        wait_for_warehouse(settings)  # before any request: a held DuckDB file fails the step
         yield from dlt.run(
             context=context,
             dlt_source=source,

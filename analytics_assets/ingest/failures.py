@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dagster as dg
@@ -11,8 +11,9 @@ from requests import HTTPError
 
 from analytics_assets.api.auth import ApiAuthenticationError
 from analytics_assets.api.errors import ApiResponseError, PaginationLoopError, api_error_text
+from analytics_assets.exceptions import exception_chain
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
-from analytics_assets.warehouse import describe_lock_conflict
+from analytics_assets.warehouse import WarehouseInUseError, describe_lock_conflict
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 ADVICE = {
@@ -21,15 +22,6 @@ ADVICE = {
     404: "check ANALYTICS_API_BASE_URL (it should end in /v1/)",
     429: "the API's rate limit was hit; lower the request rate or retry later",
 }
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def redact_url(url: str, secret: str | None) -> str:
@@ -47,14 +39,13 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
     Client errors (4xx but 429) and configuration errors do not allow Dagster retries: retrying
     cannot fix a wrong key or URL.
     """
-    conflict = describe_lock_conflict(exc)
-    if conflict is not None:  # transient: the step's retry policy may try again
-        return dg.Failure(description=conflict, allow_retries=True)
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     resource = next(
         (e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), "the API"
     )
     for error in chain:
+        if isinstance(error, WarehouseInUseError):  # transient: the retry policy may try again
+            return dg.Failure(description=str(error), allow_retries=True)
         if isinstance(error, MissingApiKeyError):
             return dg.Failure(description=str(error), allow_retries=False)
         if isinstance(error, ApiAuthenticationError):
@@ -80,6 +71,9 @@ def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
                 metadata={"resource": resource, "url": url, "status": status},
                 allow_retries=status in RETRYABLE_STATUSES,
             )
+    conflict = describe_lock_conflict(exc)  # dlt's own opens of a DuckDB file held elsewhere
+    if conflict is not None:
+        return dg.Failure(description=conflict, allow_retries=True)
     return None
 
 
@@ -87,8 +81,7 @@ def _auth_failure(error: ApiAuthenticationError, api_key: str | None) -> dg.Fail
     """One failure naming every endpoint that refused the key (api/auth.py)."""
     advice = "; ".join(ADVICE[status] for status in sorted(error.statuses) if status in ADVICE)
     lines = [
-        f"{failure.resource}: GET {redact_url(failure.url, api_key)} answered {failure.status}"
-        + (f" ({failure.api_says})" if failure.api_says else "")
+        replace(failure, url=redact_url(failure.url, api_key)).describe()
         for failure in error.failures
     ]
     return dg.Failure(
