@@ -55,21 +55,26 @@ def demo() -> int:
     return 0
 
 
+def dagster_dev_command(port: int | str) -> list[str]:
+    """``dagster dev`` on the project's workspace.yaml, on loopback only (run it in the project)."""
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        "workspace.yaml",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+
+
 def dev() -> int:
     """Serve the sandbox and run ``dagster dev`` (UI on http://127.0.0.1:3000) until Ctrl-C."""
     with sandbox_environment():
-        command = [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            os.environ.get("DAGSTER_PORT", "3000"),
-        ]
+        command = dagster_dev_command(os.environ.get("DAGSTER_PORT", "3000"))
         try:
             return subprocess.call(command)
         except KeyboardInterrupt:

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from analytics_assets.local import dagster_dev_command
 from analytics_assets.sandbox import SandboxServer
 from analytics_assets.settings import PROJECT_DIR
 
@@ -171,18 +171,7 @@ def dagster_dev(sandbox: SandboxServer, workdir: Path) -> Iterator[DagsterDev]:
         PYTHONUNBUFFERED="1",
     )
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        "workspace.yaml",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
+    command = dagster_dev_command(port)  # what `make dev` runs
     log_path = workdir / LOG_NAME
     with log_path.open("wb") as log:
         process = subprocess.Popen(
