@@ -10,24 +10,31 @@ import argparse
 import os
 import signal
 import tempfile
+import textwrap
 import threading
 from pathlib import Path
 
 from analytics_assets.sandbox.defects import DEFECTS
-from analytics_assets.sandbox.faults import KINDS, SPEC_SYNTAX, FaultSpec, parse_fault_spec
+from analytics_assets.sandbox.faults import ARGS, KINDS, SPEC_SYNTAX, FaultSpec, parse_fault_spec
 from analytics_assets.sandbox.server import SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 
+_INDENT = " " * 12
+_KINDS_TEXT = textwrap.fill(
+    ", ".join(KINDS), 92, initial_indent=_INDENT, subsequent_indent=_INDENT
+).lstrip()
 _FAULT_HELP = f"""\
 faults (--fault {SPEC_SYNTAX}, repeatable, matched in the order given):
   RESOURCE  one of {", ".join(t.name for t in TABLES)}
   PAGE      1-based page to hit; omitted: any page
-  KIND      {", ".join(list(KINDS)[:5])},
-            {", ".join(list(KINDS)[5:])}
-  ARG       status: CODE[,Header=Value...]   delay: SECONDS   others: none
+  KIND      {_KINDS_TEXT}
+  ARG       none, except:
+{chr(10).join(f"{_INDENT}{kind}: {syntax}" for kind, syntax in ARGS.items())}
   TIMES     how many matching requests get the fault (default 1), then normal service
-  examples: leads:3=status:503x2  users=reset  leads:2=delay:1.5
+  examples: leads:3=status:503x2  users=reset  leads:2=delay:1.5  leads=trickle:0.5
             campaigns=status:429,Retry-After=3  leads=empty_page_has_morex1000
+            leads:2=foreign_next_page:http://127.0.0.1:9  leads=headers:X-RateLimit-Remaining=0
+            leads:3=repeated_page  leads:1=patch_record:0,id  leads:1=replace_record:2,null
 
 rate limit (--rate-limit N): N authenticated requests per fixed window (--rate-window,
 default 60 s) opened by the first request; every response then carries X-RateLimit-Limit,

@@ -5,6 +5,11 @@ each matching request consumes one use of the first matching injection (injectio
 normal service resumes once all uses are spent. Faults only hit authenticated requests whose
 resource and page resolved; auth failures, 404s and bad parameters are never faulted.
 
+Kinds: transport (``Delay``, ``Reset``, ``Truncated``, ``Trickle``), status (``Status``,
+``Redirect``, ``Headers``), envelope (``InvalidJson``, ``MissingResourceKey``, ``ErrorEnvelope``,
+``EmptyPageHasMore``, ``HasMoreWithoutNextPage``, ``ForeignNextPage``, ``RelativeNextPage``) and
+records (``DuplicateRecord``, ``RepeatedPage``, ``ReplaceRecord``, ``PatchRecord``).
+
 Example:
     sandbox.inject("leads", Status(503, {"Retry-After": "3"}), page=3, times=2)
 """
@@ -19,6 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlencode, urlsplit
 
 from analytics_assets.sandbox import pages
 from analytics_assets.sandbox.transport import Response
@@ -107,6 +113,54 @@ class Status(Fault):
 
 
 @dataclass(frozen=True)
+class Redirect(Fault):
+    """Answer ``status`` (3xx) with ``Location: location`` and the body ``{}``.
+
+    ``location`` is sent as given: absolute, relative, or pointing anywhere.
+    Typical: ``Redirect(sandbox.base_url + "leads?page=2")``, ``Redirect("/v1/leads", 301)``.
+    """
+
+    location: str
+    status: int = 302
+
+    def __post_init__(self) -> None:
+        if not 300 <= self.status <= 399:
+            raise ValueError(f"Redirect needs a status 300..399, got {self.status}")
+        _check_header("Location", self.location)
+
+    def apply(self, page: Page) -> Response:
+        return Response(self.status, b"{}", {**page.response.headers, "Location": self.location})
+
+
+@dataclass(frozen=True)
+class Headers(Fault):
+    """The normal 200 with ``headers`` added, replacing same-named ones (any case).
+
+    Replaces the rate limiter's headers and the defaults (Content-Type, Content-Length,
+    Connection) too. Typical: ``Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset":
+    str(int(time.time()) + 3600)})``.
+    """
+
+    headers: dict[str, str]
+
+    def __post_init__(self) -> None:
+        for name, value in self.headers.items():
+            _check_header(name, value)
+
+    def apply(self, page: Page) -> Response:
+        given = {name.lower() for name in self.headers}
+        kept = {k: v for k, v in page.response.headers.items() if k.lower() not in given}
+        return dataclasses.replace(page.response, headers={**kept, **self.headers})
+
+
+def _check_header(name: str, value: str) -> None:
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise ValueError(f"not a header name: {name!r}")
+    if not isinstance(value, str) or re.search(r"[\r\n\x00]", value):
+        raise ValueError(f"header {name} needs a one-line string value, got {value!r}")
+
+
+@dataclass(frozen=True)
 class Delay(Fault):
     """Answer normally after ``seconds`` (logged on arrival), to trip client timeouts."""
 
@@ -138,10 +192,42 @@ class InvalidJson(Fault):
 
 @dataclass(frozen=True)
 class Truncated(Fault):
-    """A 200 announcing the full Content-Length, then half the body and a close."""
+    """A 200 with half the body, then a close.
+
+    With ``content_length`` (the default) it announces the full Content-Length, so a client can
+    tell the body is short (``IncompleteRead``). Without, it sends no Content-Length but
+    ``Connection: close``: a close-delimited body that a client reads as complete, yet is cut
+    JSON.
+    """
+
+    content_length: bool = True
 
     def apply(self, page: Page) -> Response:
-        return dataclasses.replace(page.response, cut="truncate")
+        cut = "truncate" if self.content_length else "truncate_close"
+        return dataclasses.replace(page.response, cut=cut)
+
+
+@dataclass(frozen=True)
+class Trickle(Fault):
+    """The normal 200, but written one byte at a time with ``interval_s`` between bytes.
+
+    A client whose timeout applies per socket read never times out; only a total deadline
+    stops it. By default the status line and headers go out at once and only the body trickles;
+    with ``headers`` they trickle too. Writing stops when the server stops or the client hangs
+    up. ``Trickle(0.05)`` on a 20 kB page takes about 17 minutes.
+    """
+
+    interval_s: float = 0.05
+    headers: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.interval_s < math.inf:
+            raise ValueError(f"Trickle needs finite interval_s > 0, got {self.interval_s}")
+
+    def apply(self, page: Page) -> Response:
+        return dataclasses.replace(
+            page.response, trickle=self.interval_s, trickle_headers=self.headers
+        )
 
 
 @dataclass(frozen=True)
@@ -198,16 +284,203 @@ class DuplicateRecord(Fault):
         return page.with_body(body)
 
 
+@dataclass(frozen=True)
+class HasMoreWithoutNextPage(Fault):
+    """The normal page (records kept), but ``has_more: true`` and no usable ``next_page``.
+
+    ``next_page`` is sent as given: None (the default) sends ``null``, ``""`` the other classic.
+    A contradiction: a client must stop or fail, not loop on page 1. Users' single-page
+    envelope, normally bare, gets both keys.
+    """
+
+    next_page: str | None = None
+
+    def apply(self, page: Page) -> Response:
+        rows = page.envelope().get(page.resource, [])
+        body = pages.render(page.resource, rows, True, self.next_page, bare=False)
+        return dataclasses.replace(page.response, body=body)
+
+
+@dataclass(frozen=True)
+class ForeignNextPage(Fault):
+    """The normal page, but ``next_page`` (when it has one) points at another ``origin``.
+
+    In url page mode it keeps the path and query: origin ``http://127.0.0.1:9`` turns page 2's
+    link into ``http://127.0.0.1:9/v1/leads?page=3``. In token mode the cursor becomes an
+    absolute URL too: ``<origin>/v1/<resource>?next_page=<cursor>``. A client that follows it
+    would send its API key to that host.
+    """
+
+    origin: str
+
+    def __post_init__(self) -> None:
+        split = urlsplit(self.origin)
+        if (
+            split.scheme not in ("http", "https")
+            or not split.netloc
+            or split.path not in ("", "/")
+            or split.query
+            or split.fragment
+        ):
+            raise ValueError(
+                f"ForeignNextPage needs an origin like http://host:port, got {self.origin!r}"
+            )
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        link = body.get("next_page")
+        if not link:
+            return page.response
+        split = urlsplit(link)
+        if split.scheme:
+            target = split.path + (f"?{split.query}" if split.query else "")
+        else:
+            target = f"{pages.API_PREFIX}{page.resource}?{urlencode({'next_page': link})}"
+        body["next_page"] = self.origin.rstrip("/") + target
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
+class RelativeNextPage(Fault):
+    """The normal page, but ``next_page`` (when it has one) is a relative reference.
+
+    It is path-absolute, ``/v1/<resource>?page=<n+1>`` (no scheme, no host), in either page
+    mode; the server answers ``?page=`` in both. A client must resolve it against the URL it
+    fetched, or fail clearly.
+    """
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        if not body.get("next_page"):
+            return page.response
+        body["next_page"] = f"{pages.API_PREFIX}{page.resource}?page={page.number + 1}"
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
+class RepeatedPage(Fault):
+    """The page serves the records of page ``source`` instead of its own.
+
+    It keeps its own ``has_more`` and ``next_page``, so a walk sees one page's records twice
+    and this page's never: the same number of pages, records lost. ``source`` defaults to the
+    previous page (page 1 is then served unchanged); a page past the end gives no records.
+    """
+
+    source: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is not None and self.source < 1:
+            raise ValueError(f"RepeatedPage needs a source page >= 1, got {self.source}")
+
+    def apply(self, page: Page) -> Response:
+        source = self.source if self.source is not None else page.number - 1
+        if source < 1 or source == page.number:
+            return page.response
+        body = page.envelope()
+        body[page.resource] = page.records_of(source)
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
+class ReplaceRecord(Fault):
+    """The page's record at ``position`` (0-based) is replaced by ``value``, any JSON value.
+
+    E.g. ``ReplaceRecord(0, "l_123")``, ``ReplaceRecord(3, None)``, ``ReplaceRecord(1, [])``.
+    A page with no record at ``position`` is served unchanged. The record it hides is
+    ``sandbox.served_record(resource, page, position)``.
+    """
+
+    position: int
+    value: Any
+
+    def __post_init__(self) -> None:
+        _check_position(self.position)
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        rows = body.get(page.resource)
+        if not isinstance(rows, list) or self.position >= len(rows):
+            return page.response
+        rows[self.position] = self.value
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
+class PatchRecord(Fault):
+    """The page's record at ``position`` (0-based) gets ``value`` at the nested key ``path``.
+
+    With ``remove`` it loses that key instead. E.g. ``PatchRecord(0, ("data",))`` sends
+    ``"data": null``, ``PatchRecord(0, ("status",), {"name": "x"})`` an object status,
+    ``PatchRecord(0, ("sent_count",), 2**70)`` an integer no int64 holds (the JSON is exact),
+    ``PatchRecord(0, ("id",), remove=True)`` a record without id. Setting turns missing or
+    non-object parents into objects; removing a missing key, or a position past the page's
+    end, serves the page unchanged. ``path`` may be a string for one key. The record before
+    the patch (e.g. its id) is ``sandbox.served_record(resource, page, position)``.
+    """
+
+    position: int
+    path: tuple[str, ...]
+    value: Any = None
+    remove: bool = False
+
+    def __post_init__(self) -> None:
+        _check_position(self.position)
+        path = (self.path,) if isinstance(self.path, str) else tuple(self.path)
+        if not path or not all(isinstance(key, str) for key in path):
+            raise ValueError(f"PatchRecord needs a path of one or more keys, got {self.path!r}")
+        if self.remove and self.value is not None:
+            raise ValueError("PatchRecord removes or sets a value, not both")
+        object.__setattr__(self, "path", path)
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        rows = body.get(page.resource)
+        if not isinstance(rows, list) or self.position >= len(rows):
+            return page.response
+        target, (*parents, last) = rows[self.position], self.path
+        if self.remove:
+            for key in parents:
+                target = target.get(key) if isinstance(target, dict) else None
+            if not isinstance(target, dict) or last not in target:
+                return page.response
+            del target[last]
+        elif isinstance(target, dict):
+            for key in parents:
+                if not isinstance(target.get(key), dict):
+                    target[key] = {}
+                target = target[key]
+            target[last] = self.value
+        else:
+            return page.response
+        return page.with_body(body)
+
+
+def _check_position(position: int) -> None:
+    if position < 0:
+        raise ValueError(f"position is 0-based, got {position}")
+
+
 KINDS: dict[str, type[Fault]] = {
     "status": Status,
     "delay": Delay,
     "reset": Reset,
     "invalid_json": InvalidJson,
     "truncated": Truncated,
+    "truncated_close": Truncated,
     "missing_resource_key": MissingResourceKey,
     "error_envelope": ErrorEnvelope,
     "empty_page_has_more": EmptyPageHasMore,
     "duplicate_record": DuplicateRecord,
+    "has_more_without_next_page": HasMoreWithoutNextPage,
+    "trickle": Trickle,
+    "trickle_headers": Trickle,
+    "foreign_next_page": ForeignNextPage,
+    "relative_next_page": RelativeNextPage,
+    "redirect": Redirect,
+    "headers": Headers,
+    "replace_record": ReplaceRecord,
+    "patch_record": PatchRecord,
+    "repeated_page": RepeatedPage,
 }
 
 
@@ -278,8 +551,8 @@ _SPEC = re.compile(
 def parse_fault_spec(spec: str) -> FaultSpec:
     """Parse e.g. ``leads:3=status:503x2``, ``users=reset``, ``leads:2=delay:1.5``.
 
-    ``status`` takes ``CODE[,Header=Value...]``, ``delay`` takes seconds, the other kinds take
-    no argument. A trailing ``xN`` is always the number of uses (default 1).
+    ``ARGS`` lists the kinds that take an ARG and its syntax; the others take none. A trailing
+    ``xN`` is always the number of uses (default 1), so an ARG cannot end in ``x<digits>``.
 
     Raises:
         ValueError: The spec is malformed; the message shows the syntax and the kinds.
@@ -298,17 +571,102 @@ def parse_fault_spec(spec: str) -> FaultSpec:
 
 
 def _fault(kind: str, arg: str | None, spec: str) -> Fault:
+    parse = _PARSERS.get(kind)
+    if parse is None:
+        if arg is not None:
+            raise ValueError(f"bad fault {spec!r}: {kind} takes no argument")
+        return _VARIANTS.get(kind) or KINDS[kind]()
     try:
-        if kind == "status":
-            code, *pairs = (arg or "").split(",")
-            headers = dict(pair.split("=", 1) for pair in pairs)
-            return Status(int(code), {k.strip(): v.strip() for k, v in headers.items()})
-        if kind == "delay":
-            return Delay(float(arg or ""))
-    except ValueError as exc:
-        raise ValueError(
-            f"bad fault {spec!r}: {exc}; e.g. status:503, status:429,Retry-After=3, delay:1.5"
-        ) from None
-    if arg is not None:
-        raise ValueError(f"bad fault {spec!r}: {kind} takes no argument")
-    return KINDS[kind]()
+        return parse(arg)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad fault {spec!r}: {exc}; {kind} takes {ARGS[kind]}") from None
+
+
+def _required(arg: str | None) -> str:
+    if not arg:
+        raise ValueError("missing argument")
+    return arg
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``Name=Value,Name=Value`` as a dict; ValueError on a pair without ``=``."""
+    pairs: dict[str, str] = {}
+    for pair in text.split(","):
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"expected Name=Value, got {pair!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def _status(arg: str | None) -> Fault:
+    code, comma, pairs = _required(arg).partition(",")
+    return Status(int(code), _pairs(pairs) if comma else {})
+
+
+def _redirect(arg: str | None) -> Fault:
+    text = _required(arg)
+    status = re.match(r"([0-9]{3}),", text)
+    if status:
+        return Redirect(text[status.end() :], int(status[1]))
+    return Redirect(text)
+
+
+def _has_more_without_next_page(arg: str | None) -> Fault:
+    if arg not in (None, "empty"):
+        raise ValueError(f"expected nothing or 'empty', got {arg!r}")
+    return HasMoreWithoutNextPage(None if arg is None else "")
+
+
+def _record_fault(arg: str | None) -> tuple[int, str | None]:
+    position, comma, rest = _required(arg).partition(",")
+    return int(position), rest if comma else None
+
+
+def _replace_record(arg: str | None) -> Fault:
+    position, value = _record_fault(arg)
+    return ReplaceRecord(position, json.loads(value) if value is not None else None)
+
+
+def _patch_record(arg: str | None) -> Fault:
+    position, change = _record_fault(arg)
+    path, equals, value = _required(change).partition("=")
+    keys = tuple(path.split("."))
+    if not equals:
+        return PatchRecord(position, keys, remove=True)
+    return PatchRecord(position, keys, json.loads(value))
+
+
+# kind -> how it reads its ARG; kinds not listed take none.
+_PARSERS: dict[str, Callable[[str | None], Fault]] = {
+    "status": _status,
+    "delay": lambda arg: Delay(float(_required(arg))),
+    "has_more_without_next_page": _has_more_without_next_page,
+    "trickle": lambda arg: Trickle() if arg is None else Trickle(float(arg)),
+    "trickle_headers": lambda arg: (
+        Trickle(headers=True) if arg is None else Trickle(float(arg), headers=True)
+    ),
+    "foreign_next_page": lambda arg: ForeignNextPage(_required(arg)),
+    "redirect": _redirect,
+    "headers": lambda arg: Headers(_pairs(_required(arg))),
+    "replace_record": _replace_record,
+    "patch_record": _patch_record,
+    "repeated_page": lambda arg: RepeatedPage(None if arg is None else int(arg)),
+}
+# kind -> its ARG's syntax, for error messages and --help.
+ARGS: dict[str, str] = {
+    "status": "CODE[,Name=Value...]",
+    "delay": "SECONDS",
+    "has_more_without_next_page": '[empty] (next_page null, or "")',
+    "trickle": "[SECONDS between bytes, default 0.05]",
+    "trickle_headers": "[SECONDS] (status line and headers trickle too)",
+    "foreign_next_page": "ORIGIN, e.g. http://127.0.0.1:9",
+    "redirect": "[STATUS,]URL (STATUS 3xx, default 302)",
+    "headers": "Name=Value[,Name=Value...]",
+    "replace_record": "POSITION[,JSON] (0-based; JSON default null)",
+    "patch_record": "POSITION,KEY[.KEY...]=JSON to set, POSITION,KEY[.KEY...] to remove",
+    "repeated_page": "[SOURCE page, default the previous one]",
+}
+
+# kinds that take no ARG but are not their class's default instance.
+_VARIANTS: dict[str, Fault] = {"truncated_close": Truncated(content_length=False)}

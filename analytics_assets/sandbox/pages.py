@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+API_PREFIX = "/v1/"  # every resource is served at API_PREFIX + name
 _TOKEN = re.compile(r"(?P<resource>[a-z_]+):(?P<page>[1-9][0-9]{0,8})")
 
 

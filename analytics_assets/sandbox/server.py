@@ -36,7 +36,7 @@ from analytics_assets.sandbox.ratelimit import RateLimiter, too_many_requests
 from analytics_assets.sandbox.transport import HOST, LoopbackServer, Response
 from analytics_assets.schema import TABLES
 
-API_PREFIX = "/v1/"
+API_PREFIX = pages.API_PREFIX
 FILTERABLE = frozenset({"leads"})  # resources that honour ``updated_after``
 BARE_WHEN_SINGLE_PAGE = frozenset({"users"})  # the real API omits has_more/next_page for these
 LOG_LIMIT = 100_000  # oldest request-log entries are dropped beyond this
@@ -232,6 +232,21 @@ class SandboxServer:
         """A copy of every record of ``resource`` exactly as served (after defects), in order."""
         with self._lock:
             return copy.deepcopy(self._rows(resource))
+
+    def served_record(self, resource: str, page: int, position: int) -> dict[str, Any] | None:
+        """A copy of the record served at ``position`` (0-based) of ``page`` (1-based), unfiltered.
+
+        That is the record a ``ReplaceRecord`` or ``PatchRecord`` there hides, e.g. to learn its
+        id. None when the page has no record at ``position``.
+        """
+        if page < 1 or position < 0:
+            raise ValueError(f"page starts at 1 and position at 0, got {page} and {position}")
+        if position >= self.config.page_size:
+            return None
+        index = (page - 1) * self.config.page_size + position
+        with self._lock:
+            rows = self._rows(resource)
+            return copy.deepcopy(rows[index]) if index < len(rows) else None
 
     def updated_at(self, resource: str) -> list[datetime]:
         """The server-side update times, aligned with ``records(resource)``."""

@@ -3,7 +3,7 @@
 The responder (``SandboxServer``) turns a request into a ``Response``; this module only moves
 bytes, quickly: HTTP/1.1 keep-alive with Content-Length, TCP_NODELAY, one write per response, no
 per-request logging, and idle connections closed on shutdown. It can also misbehave on request
-(``Response.delay`` and ``Response.cut``), for fault injection.
+(``Response.delay``, ``Response.cut`` and ``Response.trickle``), for fault injection.
 """
 
 from __future__ import annotations
@@ -29,17 +29,26 @@ class Response:
     Attributes:
         status: The HTTP status.
         body: The body, sent with its Content-Length.
-        headers: Extra headers.
+        headers: Extra headers; one named like a default header (``Content-Type``,
+            ``Content-Length``, ``Connection``; any case) replaces it.
         delay: Seconds to wait before writing anything (cut short when the server stops).
         cut: ``reset``: write nothing and abort the connection with a TCP RST; ``truncate``:
-            announce the full Content-Length, write half the body, then close.
+            announce the full Content-Length, write half the body, then close;
+            ``truncate_close``: no Content-Length but ``Connection: close``, half the body, then
+            close (a close-delimited body that reads as complete).
+        trickle: Seconds between bytes: write the body one byte at a time, each byte after this
+            wait; 0 writes normally. Stops when the server stops or the client hangs up.
+        trickle_headers: Trickle the status line and headers too (every byte but the first
+            follows a wait); otherwise they go out at once before the trickled body.
     """
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
-    cut: Literal["reset", "truncate"] | None = None
+    cut: Literal["reset", "truncate", "truncate_close"] | None = None
+    trickle: float = 0.0
+    trickle_headers: bool = False
 
 
 class Responder(Protocol):
@@ -74,21 +83,47 @@ class _Handler(BaseHTTPRequestHandler):
         if response.cut == "reset":
             self._reset()
             return
-        head = [
-            f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(response.body)}",
-            *(f"{name}: {value}" for name, value in response.headers.items()),
-        ]
-        if self.close_connection:
-            head.append("Connection: close")
         body = response.body
-        if response.cut == "truncate":
-            # No "Connection: close" above: a dying upstream does not announce itself.
+        if response.cut in ("truncate", "truncate_close"):
+            # "truncate" adds no "Connection: close": a dying upstream does not announce itself.
             body = body[: len(body) // 2]
+        head = self._head(response)
+        if response.cut:
             self.close_connection = True
-        # One write: headers and body leave in the same segment(s).
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        if response.trickle:
+            self._trickle(head, body, response.trickle, response.trickle_headers)
+        else:
+            # One write: headers and body leave in the same segment(s).
+            self.wfile.write(head + body)
+
+    def _head(self, response: Response) -> bytes:
+        """The status line and headers, blank line included; given headers replace defaults."""
+        given = {name.lower(): value for name, value in response.headers.items()}
+        head = [f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}"]
+        if "content-type" not in given:
+            head.append("Content-Type: application/json; charset=utf-8")
+        if "content-length" not in given and response.cut != "truncate_close":
+            head.append(f"Content-Length: {len(response.body)}")
+        head.extend(f"{name}: {value}" for name, value in response.headers.items())
+        if given.get("connection", "").lower() == "close" or response.cut == "truncate_close":
+            self.close_connection = True
+        if self.close_connection and "connection" not in given:
+            head.append("Connection: close")
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+
+    def _trickle(self, head: bytes, body: bytes, interval: float, with_head: bool) -> None:
+        """Write byte by byte, ``interval`` apart; give up when stopping or the client is gone."""
+        data = head + body if with_head else body
+        try:
+            if not with_head:
+                self.wfile.write(head)
+            for i in range(len(data)):
+                if (i or not with_head) and self.server.closing.wait(interval):
+                    self.close_connection = True
+                    return
+                self.wfile.write(data[i : i + 1])
+        except ConnectionError:  # the client hung up (broken pipe, reset)
+            self.close_connection = True
 
     def _reset(self) -> None:
         """Abort the connection: SO_LINGER 0 makes close() send a RST instead of a FIN."""

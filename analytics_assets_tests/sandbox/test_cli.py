@@ -13,8 +13,9 @@ import pytest
 import requests
 
 import analytics_assets
-from analytics_assets.sandbox import Reset, Status
+from analytics_assets.sandbox import Reset, Status, Trickle
 from analytics_assets.sandbox.__main__ import parse_args
+from analytics_assets.sandbox.faults import ARGS, KINDS
 
 ROOT = Path(analytics_assets.__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
@@ -177,16 +178,26 @@ def test_cli_parses_fault_and_rate_flags(capsys: pytest.CaptureFixture[str]) -> 
             "leads:3=status:503x2",
             "--fault",
             "users=reset",
+            "--fault",
+            "campaigns:2=trickle:0.01",
         ]
     )
     assert (args.rate_limit, args.rate_window) == (100, 2.5)
-    assert args.fault == [("leads", Status(503), 3, 2), ("users", Reset(), None, 1)]
+    assert args.fault == [
+        ("leads", Status(503), 3, 2),
+        ("users", Reset(), None, 1),
+        ("campaigns", Trickle(0.01), 2, 1),
+    ]
     defaults = parse_args([])
     assert (defaults.rate_limit, defaults.rate_window, defaults.fault) == (None, 60.0, [])
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--help"])
     assert exit_info.value.code == 0
-    assert "leads:3=status:503x2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "leads:3=status:503x2" in out
+    listed = out.split("  KIND", 1)[1].split("  ARG", 1)[0]
+    assert [kind.strip() for kind in listed.replace("\n", " ").split(",")] == list(KINDS)
+    assert all(f"            {kind}: {syntax}\n" in out for kind, syntax in ARGS.items())
 
 
 @pytest.mark.parametrize(
