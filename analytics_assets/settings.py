@@ -6,10 +6,12 @@ The Dagster UI must open with no secret set, so nothing here runs on import: ass
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """Relative paths in settings resolve against the project directory, not the caller's cwd."""
@@ -25,6 +27,10 @@ class MissingApiKeyError(RuntimeError):
     """Raised when a sync starts without an API key."""
 
 
+class SettingsError(ValueError):
+    """A setting that cannot work; the message names the variable and what it should be."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a sync needs to know about where to read and where to write."""
@@ -37,7 +43,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     max_attempts: int = 3  # the seed: 3 attempts in total
     backoff_factor: float = 2.0  # the seed: waits of 2 s, then 4 s
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # per request attempt: connect, headers and the whole body
+    max_wait_s: float = 300.0  # the longest wait for a Retry-After or rate-limit reset
     requests_per_minute: float | None = None  # PersistIq allows 100 per key
     leads_overlap_s: float = 300.0
     duckdb_lock_wait_s: float = 30.0  # how long a step waits for another process's DuckDB lock
@@ -81,10 +88,39 @@ def _number(env: Mapping[str, str], name: str, default: float | None) -> float |
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if number < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+    if number < 0 or not math.isfinite(number):
+        raise SettingsError(f"{name} must be a finite number, not negative, got {value!r}")
     return number
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, least: int) -> int:
+    number = _number(env, name, default)
+    if number is None or number != int(number) or number < least:
+        raise SettingsError(f"{name} must be a whole number >= {least}, got {env.get(name)!r}")
+    return int(number)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    number = _number(env, name, default)
+    if not number:
+        raise SettingsError(f"{name} must be more than 0, got {env.get(name)!r}")
+    return number
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    value = (env.get("ANALYTICS_API_BASE_URL") or SEED_BASE_URL).strip()
+    split = urlsplit(value)
+    try:
+        port_ok = split.port is None or 0 < split.port
+    except ValueError:  # a port that is not a number
+        port_ok = False
+    if split.scheme not in ("http", "https") or not split.hostname or not port_ok:
+        raise SettingsError(
+            "ANALYTICS_API_BASE_URL must be an http(s) URL with a host, like "
+            f"https://api.persistiq.com/v1/, got {value!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -123,15 +159,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     defaults = Settings()
     return Settings(
-        base_url=env.get("ANALYTICS_API_BASE_URL") or defaults.base_url,
+        base_url=_base_url(env),
         key_header=env.get("ANALYTICS_API_KEY_HEADER") or defaults.key_header,
         destination=configured_destination(env),
         duckdb_path=_path(env.get("ANALYTICS_DUCKDB_PATH") or defaults.duckdb_path),
         dlt_dir=_path(env.get("ANALYTICS_DLT_DIR") or defaults.dlt_dir),
         api_key=env.get(API_KEY_VARIABLE) or _dlt_secret_api_key(),
-        max_attempts=max(1, int(_number(env, "ANALYTICS_API_MAX_ATTEMPTS", 3) or 1)),
+        max_attempts=_whole(env, "ANALYTICS_API_MAX_ATTEMPTS", defaults.max_attempts, 1),
         backoff_factor=_number(env, "ANALYTICS_API_BACKOFF_FACTOR", 2.0) or 0.0,
-        timeout_s=_number(env, "ANALYTICS_API_TIMEOUT_S", 30.0) or 30.0,
+        timeout_s=_positive(env, "ANALYTICS_API_TIMEOUT_S", defaults.timeout_s),
+        max_wait_s=_positive(env, "ANALYTICS_API_MAX_WAIT_S", defaults.max_wait_s),
         requests_per_minute=_number(env, "ANALYTICS_API_REQUESTS_PER_MINUTE", None) or None,
         leads_overlap_s=_number(env, "ANALYTICS_LEADS_OVERLAP_S", 300.0) or 0.0,
         duckdb_lock_wait_s=_number(env, "ANALYTICS_DUCKDB_LOCK_WAIT_S", 30.0) or 0.0,

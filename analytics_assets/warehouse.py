@@ -188,11 +188,11 @@ def wait_for_warehouse(settings: Settings) -> None:
 @contextmanager
 def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
     """A ``Warehouse`` over the raw dataset the settings point at."""
-    from analytics_assets.ingest.pipeline import analytics_pipeline
+    from analytics_assets.ingest.pipeline import analytics_pipeline, private_workdir
 
     wait_for_warehouse(settings)
-    pipeline = analytics_pipeline(settings)
     with ExitStack() as stack:
+        pipeline = analytics_pipeline(settings, stack.enter_context(private_workdir(settings)))
         try:
             client = stack.enter_context(pipeline.sql_client())
         except Exception as error:

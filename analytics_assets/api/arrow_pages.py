@@ -5,8 +5,10 @@ dlt normalizes Python records one by one (flattening, type coercion, variant col
 exactly the declared shape (no undeclared key, every value ``None`` or of its declared JSON type)
 needs none of that: ``PagesAsArrow`` turns it into an Arrow table with the declared columns
 (``data__city``, ...) and dlt writes it to parquet as is. Any other page (a string in an integer
-field, an undeclared field, a null id, ...) passes through unchanged, as records, so dlt's
-normal path treats it exactly as before: variant columns, new columns, coercions and all.
+field, an undeclared field, a null id, ...) is checked record by record (``records.py``): records
+that cannot load as declared are set aside into ``rejected_records`` (and the read is marked
+incomplete, which holds back an incremental cursor); the rest pass on as records, so dlt's
+normal path treats them exactly as before: variant columns, new columns, coercions and all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from typing import Any
 import pyarrow as pa
 from dlt.extract.items_transform import ItemTransform
 
+from analytics_assets.api.records import (
+    REJECTED_TABLE,
+    RejectedRecords,
+    rejected_row,
+    shape_problem,
+)
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.schema import Field, FieldType, Table
 
 ARROW_TYPES: dict[FieldType, pa.DataType] = {
@@ -42,6 +51,21 @@ def _objects(table: Table) -> dict[tuple[str, ...], frozenset[str]]:
 
     visit((), table.fields)
     return shapes
+
+
+def _required_objects(table: Table) -> list[tuple[str, ...]]:
+    """Paths of the object fields that must not be null (e.g. ``("data",)`` of leads)."""
+    paths: list[tuple[str, ...]] = []
+
+    def visit(path: tuple[str, ...], fields: Sequence[Field]) -> None:
+        for field in fields:
+            if field.type == "object":
+                if not field.nullable:
+                    paths.append((*path, field.name))
+                    visit((*path, field.name), field.fields)
+
+    visit((), table.fields)
+    return paths
 
 
 def _nested_fields(fields: Sequence[Field]) -> list[pa.Field]:
@@ -71,12 +95,24 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
 
     Args:
         table: The declared table the resource's records belong to.
+        rejected: Where records set aside go (a new, unread collector if None).
+        redact: Masks the API key in rejected rows.
         batch_rows: Rows gathered before a table is handed to dlt.
     """
 
-    def __init__(self, table: Table, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        table: Table,
+        rejected: RejectedRecords | None = None,
+        redact: Redactor = NO_SECRETS,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
         super().__init__(lambda item: item)
         self.table = table
+        self.rejected_records = rejected if rejected is not None else RejectedRecords()
+        self.redact = redact
+        self.pages = 0
+        self._required = _required_objects(table)
         self.schema = arrow_schema(table)
         self.batch_rows = batch_rows
         self._shapes = _objects(table)
@@ -90,22 +126,46 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
 
     def __call__(self, item: Any, meta: Any = None) -> Any:
         # Eager on purpose: dlt may call the step again before it drains a returned iterator.
-        converted = self.to_arrow(item) if isinstance(item, list) and item else None
+        is_page = isinstance(item, list)
+        self.pages += is_page
+        converted = self.to_arrow(item) if is_page and item else None
         if converted is not None:
             self.arrow_pages += 1
             self._pending.append(converted)
             self._pending_rows += converted.num_rows
-        elif isinstance(item, list) and item:
+        elif is_page and item:
             self.record_pages += 1
+            self.set_aside(item)
         out: list[Any] = []
         if self._pending and (self._pending_rows >= self.batch_rows or _is_last_page(item)):
             out.append(pa.concat_tables(self._pending))
             self._pending, self._pending_rows = [], 0
-        if converted is None:
+        if converted is None and (item or not is_page):
             out.append(item)
         if not out:
             return None  # held back until the batch is full
         return out[0] if len(out) == 1 else iter(out)
+
+    def set_aside(self, page: list[Any]) -> None:
+        """Move the records ``page`` cannot load as declared to the rejected records."""
+        problems = [shape_problem(record, self.table) for record in page]
+        if not any(problems):
+            return
+        response = getattr(page, "response", None)
+        url = str(getattr(response, "url", "") or "")
+        rejected = [
+            rejected_row(record, self.table, problem, url, self.pages, position, self.redact)
+            for position, (record, problem) in enumerate(zip(page, problems, strict=True))
+            if problem
+        ]
+        page[:] = [record for record, problem in zip(page, problems, strict=True) if not problem]
+        self.rejected_records.add(rejected)
+        paginator = getattr(page, "paginator", None)
+        if hasattr(paginator, "read_incomplete"):
+            paginator.read_incomplete(
+                f"{len(rejected)} {self.table.name} record(s) on page {self.pages} could not be "
+                f"loaded as declared and were set aside in {REJECTED_TABLE}"
+            )
 
     def to_arrow(self, records: list[Any]) -> pa.Table | None:
         """``records`` as an Arrow table, or None if any of them strays from the schema."""
@@ -115,6 +175,8 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
             if not _objects_fit(values, members):
                 return None
             objects[path] = values
+        if any(None in objects[path] for path in self._required):
+            return None  # a required object is null: set aside on the record path
         # pyarrow refuses any other type for strings and booleans, but truncates floats.
         for column in self._integers:
             if not _integers(_member(objects[column.path[:-1]], column.path[-1])):

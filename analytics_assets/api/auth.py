@@ -19,6 +19,7 @@ from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from requests import Response
 
 from analytics_assets.api.errors import api_error_text
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 
 AUTH_STATUSES = frozenset({401, 403})
 
@@ -52,8 +53,9 @@ class ApiAuthenticationError(RuntimeError):
 class FirstAnswers:
     """Watches each resource's first answer; raises once all of ``resources`` have had one."""
 
-    def __init__(self, resources: Iterable[str]) -> None:
+    def __init__(self, resources: Iterable[str], redact: Redactor = NO_SECRETS) -> None:
         self.expected = frozenset(resources)
+        self.redact = redact
         self.answered: set[str] = set()
         self.failures: list[AuthFailure] = []
 
@@ -70,7 +72,12 @@ class FirstAnswers:
             self.answered.add(resource)
             if refused:
                 self.failures.append(
-                    AuthFailure(resource, response.url, status, api_error_text(response))
+                    AuthFailure(
+                        resource,
+                        self.redact(response.url),
+                        status,
+                        api_error_text(response, self.redact),
+                    )
                 )
             self.raise_if_all_answered()
             if refused:

@@ -1,190 +1,268 @@
-"""The HTTP session every request of a sync goes through: dlt's retrying ``Client``, plus three
-things it lacks.
+"""The HTTP session every request of a sync goes through, on requests' and tenacity's public API.
 
-dlt's ``Client`` already retries on status codes and connection errors with exponential backoff
-(``factor * 2 ** (attempt - 1)``: 2 s then 4 s for factor 2) and honours ``Retry-After``. Added:
-1. on a 429 without ``Retry-After``, wait for ``X-RateLimit-Reset`` (epoch seconds);
-2. every attempt, retries included, passes the run's shared ``RateLimiter``;
-3. a response's JSON is parsed once (dlt's data selector and the paginator both read it), and a
-   body that is not JSON raises an error naming the URL instead of a bare decode error.
-
-For speed (benchmarks/README.md): the JSON is parsed with orjson (requests' own parser, simplejson
-here, only for what orjson refuses: non-UTF-8 bodies, NaN, huge integers), and proxy settings
-are read from the environment once per host and session instead of twice per request.
+``ApiSession`` is a ``requests.Session`` whose ``send`` adds what a sync needs and requests lacks:
+1. the seed's retry rule: 429/500/502/503/504, connection errors, timeouts, cut or non-JSON
+   bodies; ``max_attempts`` in total, waits of ``factor × 2^(n-1)`` s (2 s, then 4 s), unless the
+   API says how long (``Retry-After`` in seconds or as a date; on a 429 ``X-RateLimit-Reset`` in
+   epoch s, epoch ms or as a delta). Retries are tenacity's ``Retrying``;
+2. every wait is capped (``max_wait_s``: a longer one fails at once, naming the header) and
+   logged with its reason;
+3. an overall deadline per attempt (connect, headers and the whole body; ``deadline.py``);
+4. the key goes only to the API's origin: a request anywhere else (a ``next_page`` or redirect
+   to another host, port or scheme) is refused before it leaves;
+5. every attempt passes the run's shared ``RateLimiter``, and reports the budget headers to it;
+6. a 2xx body is parsed once (dlt's data selector and the paginator both read it) with orjson,
+   requests' own parser for what orjson refuses (non-UTF-8, NaN) and for bodies with integers of
+   19 digits or more, which orjson would turn into floats (silently rounding them).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from dlt.sources.helpers.requests.retry import Client, _make_retry, wait_exponential_retry_after
-from dlt.sources.helpers.requests.session import Session
-from requests import ConnectionError, HTTPError, Response, Timeout
-from requests.exceptions import ChunkedEncodingError
-from requests.sessions import merge_setting
-from requests.utils import get_environ_proxies
-from tenacity import RetryCallState
+import orjson
+import requests
+import tenacity
+from requests import ConnectionError, HTTPError, PreparedRequest, RequestException, Response
+from requests.exceptions import ChunkedEncodingError, Timeout
 
-try:  # a dependency of dlt on CPython
-    import orjson
-except ImportError:  # pragma: no cover
-    orjson = None
+from analytics_assets.api.deadline import WATCHDOG, DeadlineAdapter
+from analytics_assets.api.errors import (
+    ForeignOriginError,
+    InvalidBody,
+    ResponseDeadlineExceeded,
+    WaitTooLong,
+)
+from analytics_assets.api.ratelimit import RateLimiter, reset_delay
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 
-from analytics_assets.api.errors import ApiResponseError
-from analytics_assets.api.ratelimit import RateLimiter
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""The seed's list; 501 and 505+ are not transient."""
+TRANSIENT_ERRORS = (ConnectionError, Timeout, ChunkedEncodingError, InvalidBody)
+"""Failures without a usable answer that another attempt may not meet."""
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)  # the seed's list; 501 and 505+ are not transient
-RETRY_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError)
+DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+"""Maps every digit to ``0`` and all else to a space: 19 digits in a row become ``0`` × 19."""
+LONG_RUN = b"0" * 19
+"""19 digits in a row: possibly an integer beyond 64 bits, which orjson turns into a rounded
+float. A scan with ``bytes.translate`` costs ~0.7 µs per KB; a regex, 25 times that."""
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Retry and timeout settings (the seed: 3 attempts, backoff factor 2)."""
+    """Retry, wait and deadline settings (the seed: 3 attempts, backoff factor 2)."""
 
     max_attempts: int = 3
     backoff_factor: float = 2.0
-    timeout_s: float = 30.0
-    max_retry_delay_s: float = 120.0
+    timeout_s: float = 30.0  # per attempt: connect, headers and the whole body
+    max_wait_s: float = 300.0  # the longest wait the API may ask for
 
 
-class wait_for_rate_limit_reset(wait_exponential_retry_after):  # noqa: N801 (tenacity's style)
-    """dlt's wait (Retry-After, else exponential), plus X-RateLimit-Reset on a 429."""
-
-    def __init__(self, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._clock = clock
-
-    def _get_retry_after(self, retry_state: RetryCallState) -> float | None:
-        retry_after = super()._get_retry_after(retry_state)
-        if retry_after is not None:
-            return retry_after
-        response = _retry_response(retry_state)
-        if response is None or response.status_code != 429:
-            return None
-        try:
-            reset = float(response.headers["X-RateLimit-Reset"])
-        except (KeyError, ValueError):
-            return None
-        seconds = reset - self._clock()
-        return min(self.max, seconds) if seconds > 0 else None
+def origin(url: str) -> tuple[str, str]:
+    """``(scheme, host:port)`` of ``url``, with the scheme's default port made explicit."""
+    split = urlsplit(url)
+    port = split.port or {"http": 80, "https": 443}.get(split.scheme.lower())
+    return split.scheme.lower(), f"{(split.hostname or '').lower()}:{port}"
 
 
-def _retry_response(retry_state: RetryCallState) -> Response | None:
-    outcome = retry_state.outcome
+def server_wait(response: Response, now: float) -> tuple[float, str] | None:
+    """How long the API asked to wait before the next attempt, and which header said so."""
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        seconds = _retry_after_seconds(retry_after.strip(), now)
+        if seconds is not None:
+            return seconds, f"Retry-After: {retry_after}"
+    if response.status_code == 429:
+        reset = response.headers.get("X-RateLimit-Reset")
+        seconds = reset_delay(reset, now)
+        if seconds is not None:
+            return seconds, f"X-RateLimit-Reset: {reset}"
+    return None
+
+
+def _retry_after_seconds(value: str, now: float) -> float | None:
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _outcome_response(state: tenacity.RetryCallState) -> Response | None:
+    outcome = state.outcome
     if outcome is None:
         return None
-    error = outcome.exception()
-    if error is not None:
-        return getattr(error, "response", None)
+    if outcome.failed:
+        return getattr(outcome.exception(), "response", None)
     result = outcome.result()
     return result if isinstance(result, Response) else None
 
 
-def _loads(response: Response, parse: Callable[..., Any], **kwargs: Any) -> Any:
-    """orjson when it can; requests' parser (encoding detection, NaN, big ints) when not."""
-    if orjson is not None and not kwargs:
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            pass
-    return parse(**kwargs)
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, HTTPError):  # raised by dlt's response hook for error statuses
+        return error.response is not None and error.response.status_code in RETRY_STATUSES
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
-def _parse_json_once(response: Response) -> None:
-    parse = response.json
-    cache: list[Any] = []
+class ApiSession(requests.Session):
+    """A ``requests.Session`` for one run's API requests (see the module docstring).
 
-    def json(**kwargs: Any) -> Any:
-        if not cache:
-            try:
-                cache.append(_loads(response, parse, **kwargs))
-            except ValueError as error:
-                raise ApiResponseError(
-                    f"GET {response.url} answered {response.status_code} with a body that is not "
-                    f"valid JSON ({len(response.content)} bytes: {error})"
-                ) from error
-        return cache[0]
-
-    response.json = json  # type: ignore[method-assign]
-
-
-class EnvironmentOnceSession(Session):
-    """dlt's session that reads proxy settings from the environment once per host.
-
-    requests scans the whole environment twice per request for them (10 % of a sync's extract
-    time); the result depends only on the host and ``no_proxy``, so it is kept per session.
+    Args:
+        base_url: The API's root; only its origin (scheme, host, port) is ever sent the key.
+        policy: Attempts, backoff, deadline and the wait cap.
+        limiter: The run's shared rate limiter.
+        log: Where retries and long waits are reported (a Dagster run's ``context.log``).
+        redact: Masks the API key in what the session reports.
+        clock: Wall clock in epoch seconds, sleep: how to wait; both replaceable in tests.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if not self.trust_env:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        # What requests does with trust_env, with the environment's proxies looked up once.
-        no_proxy = proxies.get("no_proxy") if proxies is not None else None
-        split = urlsplit(url)
-        key = (split.scheme, split.netloc, no_proxy)
-        if key not in self._environ_proxies:
-            self._environ_proxies[key] = get_environ_proxies(url, no_proxy=no_proxy)
-        proxies = {**self._environ_proxies[key], **(proxies or {})}
-        if verify is True or verify is None:
-            verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
-            )
-        return {
-            "proxies": merge_setting(proxies, self.proxies),
-            "stream": merge_setting(stream, self.stream),
-            "verify": merge_setting(verify, self.verify),
-            "cert": merge_setting(cert, self.cert),
-        }
-
-
-class ApiClient(Client):
-    """dlt's retrying client with the additions listed in the module docstring."""
-
-    def __init__(self, policy: HttpPolicy, limiter: RateLimiter) -> None:
-        super().__init__(
-            request_timeout=policy.timeout_s,
-            raise_for_status=False,  # dlt's REST client raises, with its sanitized URL
-            status_codes=RETRY_STATUSES,
-            exceptions=RETRY_EXCEPTIONS,
-            request_max_attempts=policy.max_attempts,
-            request_backoff_factor=policy.backoff_factor,
-            request_max_retry_delay=policy.max_retry_delay_s,
-            respect_retry_after_header=True,
-        )
+    def __init__(
+        self,
+        base_url: str,
+        policy: HttpPolicy,
+        limiter: RateLimiter,
+        log: Callable[[str], None] = _logger.warning,
+        redact: Redactor = NO_SECRETS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.origin = origin(base_url)
+        self.policy = policy
         self.limiter = limiter
+        self._log = log
+        self._redact = redact
+        self._clock = clock
+        self._sleep = sleep
+        adapter = DeadlineAdapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
 
-    def _make_session(self) -> Session:
-        session = EnvironmentOnceSession(**self._session_kwargs)
-        session.mount("http://", self._adapter)
-        session.mount("https://", self._adapter)
-        send = session.send
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        """Send ``request`` with the retry rule, the deadline, the limiter and the origin rule."""
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.policy.timeout_s  # per socket read; the deadline bounds all
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.max_attempts),
+            wait=self._wait,
+            retry=(
+                tenacity.retry_if_exception(_is_transient)
+                | tenacity.retry_if_result(lambda r: r.status_code in RETRY_STATUSES)
+            ),
+            before_sleep=self._report_retry,
+            retry_error_callback=lambda state: state.outcome.result(),  # the last answer or error
+            sleep=self._sleep,
+        )
+        return retrying(self._attempt, request, **kwargs)
 
-        def limited_send(request: Any, **kwargs: Any) -> Response:
-            self.limiter.acquire()
+    def _attempt(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        url = request.url or ""
+        if origin(url) != self.origin:
+            raise ForeignOriginError(
+                f"refused {request.method} {self._redact(url)}: not the API's origin "
+                f"{self.origin[0]}://{self.origin[1]} (ANALYTICS_API_BASE_URL), and the API key "
+                "goes nowhere else. A next_page or redirect of the API pointed there; if the API "
+                "moved (e.g. to https), change ANALYTICS_API_BASE_URL"
+            )
+        self.limiter.acquire()
+        with WATCHDOG.bound(self.policy.timeout_s) as deadline:
             try:
-                response = send(request, **kwargs)
-            except HTTPError as error:  # dlt's REST client raises from a response hook
+                response = super().send(request, **kwargs)
+                if not kwargs.get("stream"):
+                    response.content  # noqa: B018 (read the body inside the deadline)
+            except HTTPError as error:  # dlt's response hook raises for error statuses
                 if error.response is not None:
                     self.limiter.observe(error.response.headers)
+                    _read_error_body(error.response)
                 raise
-            self.limiter.observe(response.headers)
-            _parse_json_once(response)
-            return response
+            except RequestException as error:
+                if deadline.expired:
+                    raise ResponseDeadlineExceeded(
+                        f"{request.method} {self._redact(url)}: no complete answer within "
+                        f"{self.policy.timeout_s:g} s (ANALYTICS_API_TIMEOUT_S bounds connect, "
+                        "headers and the whole body)",
+                        request=request,
+                    ) from error
+                raise
+        self.limiter.observe(response.headers)
+        if 200 <= response.status_code < 300 and not kwargs.get("stream"):
+            _parse_json_once(response, self._redact)
+        return response
 
-        retry = _make_retry(**self._retry_kwargs)
-        wait = wait_for_rate_limit_reset(
-            multiplier=self._retry_kwargs["backoff_factor"], max=self._retry_kwargs["max_delay"]
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        if state.attempt_number >= self.policy.max_attempts:
+            return 0.0  # tenacity asks before it checks the stop: no attempt follows
+        response = _outcome_response(state)
+        asked = server_wait(response, self._clock()) if response is not None else None
+        if asked is None:
+            exponential = self.policy.backoff_factor * 2 ** (state.attempt_number - 1)
+            return min(exponential, self.policy.max_wait_s)
+        seconds, header = asked
+        if seconds > self.policy.max_wait_s:
+            request = state.args[0]
+            raise WaitTooLong(
+                f"{request.method} {self._redact(request.url or '')} answered "
+                f"{response.status_code if response is not None else '?'} and asked to wait "
+                f"{seconds:.0f} s ({header}), more than the {self.policy.max_wait_s:g} s cap "
+                "(ANALYTICS_API_MAX_WAIT_S); run again later"
+            )
+        return seconds
+
+    def _report_retry(self, state: tenacity.RetryCallState) -> None:
+        request = state.args[0]
+        response = _outcome_response(state)
+        outcome = state.outcome
+        if response is not None:
+            what = f"answered {response.status_code}"
+        elif outcome is not None and outcome.failed:
+            error = outcome.exception()
+            what = f"failed ({type(error).__name__}: {self._redact(str(error))[:300]})"
+        else:  # pragma: no cover (tenacity retries only on the two above)
+            what = "failed"
+        wait = state.upcoming_sleep
+        header = server_wait(response, self._clock()) if response is not None else None
+        reason = header[1] if header else "exponential backoff"
+        self._log(
+            f"{request.method} {self._redact(request.url or '')} {what} "
+            f"(attempt {state.attempt_number} of {self.policy.max_attempts}); "
+            f"retrying in {wait:.1f} s ({reason})"
         )
-        session.send = retry.copy(wait=wait).wraps(limited_send)  # type: ignore[method-assign]
-        return session
+
+
+def _read_error_body(response: Response) -> None:
+    """Read an error answer's body while the deadline still guards it (its text is reported)."""
+    try:
+        response.content  # noqa: B018
+    except RequestException:
+        pass  # the status is what matters; the body is only the API's words about it
+
+
+def _parse_json_once(response: Response, redact: Redactor) -> None:
+    """Parse ``response``'s body now; ``response.json()`` then returns that parse."""
+    try:
+        if LONG_RUN in response.content.translate(DIGITS_ONLY):
+            raise orjson.JSONDecodeError("long integers: parse exactly", "", 0)
+        parsed = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        try:
+            parsed = requests.Response.json(response)
+        except ValueError as error:
+            raise InvalidBody(
+                f"GET {redact(response.url)} answered {response.status_code} with a body that "
+                f"is not valid JSON ({len(response.content)} bytes"
+                f"{', ' + redact(str(error)) if str(error) else ''})"
+            ) from None
+
+    def json(**kwargs: Any) -> Any:
+        return parsed
+
+    response.json = json  # type: ignore[method-assign]

@@ -5,6 +5,9 @@ apply. Instead the start of each leads sync is kept in dlt's resource state; dlt
 state with the load package into the destination, so it moves only when the load succeeds and it
 survives a lost working directory. The next sync asks for leads ``updated_after`` that start
 minus an overlap (for clock skew and writes in flight); merge on ``id`` absorbs the re-reads.
+
+A read that is not known complete (records served twice, records set aside as unloadable) puts
+the previous start back before the extract ends, so the next sync reads the same window again.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class UpdatedAfterPaginator(NextPagePaginator):
         self.full_refresh = full_refresh
         self.clock = clock
         self.updated_after: str | None = None
+        self._state: dict[str, Any] = {}
+        self._previous: str | None = None
 
     def init_request(self, request: Request) -> None:
         state = dlt.current.resource_state()
@@ -56,5 +61,14 @@ class UpdatedAfterPaginator(NextPagePaginator):
             since = datetime.fromisoformat(previous.replace("Z", "+00:00")) - self.overlap
             self.updated_after = _iso(since)
             request.params = {**(request.params or {}), FILTER_PARAM: self.updated_after}
-        state[STATE_KEY] = _iso(self.clock())
+        self._state, self._previous = state, previous
+        state[STATE_KEY] = _iso(self.clock())  # committed by dlt only with a completed load
         super().init_request(request)
+
+    def read_incomplete(self, reason: str) -> None:
+        """Put the previous cursor back: the next sync reads this window again."""
+        if self._previous is None:
+            self._state.pop(STATE_KEY, None)
+        else:
+            self._state[STATE_KEY] = self._previous
+        super().read_incomplete(f"{reason}; the cursor stays at {self._previous or 'the start'}")

@@ -1,36 +1,51 @@
-"""Pagination for the API's ``next_page`` envelope.
+"""Pagination for the API's ``next_page`` envelope, and the judge of whether a read is complete.
 
 Why not a stock dlt paginator: the seed asks for ``{"type": "cursor", "cursor_param":
 "next_page"}``, but dlt's cursor paginator reads ``cursors.next`` and so stops after page 1; its
 ``json_link`` paginator follows URLs but drops the first request's query parameters (so a filter
 such as ``updated_after`` would be lost on page 2) and cannot take a token. PersistIq sends an
 absolute URL in ``next_page``; the seed's wording describes a token sent back as ``next_page``.
-This paginator accepts both. It ends on ``has_more: false`` or a null or missing ``next_page``,
-and refuses what would otherwise pass as a short but "successful" read: an error envelope, an
-envelope without the records key, a repeated ``next_page``, endless empty pages, or an empty page
-claiming more that is followed by records (the empty page hid some). Trailing empty pages pass.
+This paginator accepts both, and a relative URL. It ends on ``has_more: false``, or on a null
+or missing ``next_page`` when ``has_more`` is absent.
+
+It refuses what would otherwise pass as a short but "successful" read: an error envelope, an
+envelope without the records key, ``has_more: true`` without a ``next_page``, a repeated
+``next_page``, endless empty pages, or an empty page claiming more that is followed by records
+(the empty page hid some). Trailing empty pages pass. A read that ends but served some record
+twice (a page repeated, so another page's records were never served) is *incomplete*:
+``read_incomplete`` is called, which holds back an incremental cursor (``incremental.py``).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources.helpers.rest_client.paginators import BaseReferencePaginator
 from requests import Request, Response
 
-from analytics_assets.api.errors import ApiResponseError, PaginationLoopError
+from analytics_assets.api.errors import (
+    ApiResponseError,
+    PaginationLoopError,
+    envelope_error_text,
+)
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 
 PageCallback = Callable[[int], None]
 """Called once per page with the number of records on it."""
+IncompleteCallback = Callable[[str], None]
+"""Called when a read ends without being known complete, with the reason."""
 
 MAX_EMPTY_PAGES = 5
 """Consecutive empty pages that still claim ``has_more`` before the read is called a loop."""
 
 
 class NextPagePaginator(BaseReferencePaginator):
-    """Follows ``next_page`` as an absolute URL or as a token for the ``next_page`` parameter.
+    """Follows ``next_page`` as a URL (absolute or relative) or as a token for ``next_page``.
 
     Args:
         records_key: Envelope key holding the records (the resource's data selector); its absence
@@ -38,7 +53,10 @@ class NextPagePaginator(BaseReferencePaginator):
         cursor_param: Query parameter that carries a token ``next_page`` back to the API.
         cursor_path: Key of the envelope that holds the next page reference.
         has_more_path: Key of the envelope's boolean "more pages" flag; it may be absent.
+        primary_key: The records' id field, watched for records served twice in one read.
         on_page: Optional progress callback, called with each page's record count.
+        on_incomplete: Optional callback for a read that ended but is not known complete.
+        redact: Masks the API key in what the paginator reports.
     """
 
     def __init__(
@@ -47,30 +65,45 @@ class NextPagePaginator(BaseReferencePaginator):
         cursor_param: str = "next_page",
         cursor_path: str = "next_page",
         has_more_path: str = "has_more",
+        primary_key: str = "id",
         on_page: PageCallback | None = None,
+        on_incomplete: IncompleteCallback | None = None,
+        redact: Redactor = NO_SECRETS,
     ) -> None:
         super().__init__()
         self.records_key = records_key
         self.cursor_param = cursor_param
         self.cursor_path = cursor_path
         self.has_more_path = has_more_path
+        self.primary_key = primary_key
         self.on_page = on_page
+        self.on_incomplete = on_incomplete
+        self.redact = redact
+        self.incomplete: list[str] = []
         self._first_params: dict[str, Any] = {}
+        self._reset()
+
+    def _reset(self) -> None:
         self._seen: set[str] = set()
         self._empty_pages = 0
         self._empty_page_url: str | None = None
+        self._pages = 0
+        self._id_hashes = array("q")  # 8 bytes per record: flat memory, unlike a set of ids
+        self._id_pages = array("i")
 
     def init_request(self, request: Request) -> None:
         # Remember the first request's filters: every later page must carry them too.
         self._first_params = dict(request.params or {})
-        self._seen = set()
-        self._empty_pages = 0
-        self._empty_page_url = None
+        self.incomplete = []
+        self._reset()
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         envelope = self._envelope(response)
+        self._pages += 1
+        self._note_ids(data or ())
         if self.on_page is not None:
             self.on_page(len(data or ()))
+        url = self.redact(response.url)
         if data and self._empty_page_url:
             # An empty page that claimed more, then records: the empty one hid a page of them.
             raise ApiResponseError(
@@ -78,39 +111,83 @@ class NextPagePaginator(BaseReferencePaginator):
                 "later page had records: that page's records are missing; run the sync again"
             )
         reference = envelope.get(self.cursor_path)
-        if not reference or envelope.get(self.has_more_path, True) is False:
+        has_more = envelope.get(self.has_more_path)
+        if has_more is True and reference in (None, ""):
+            raise ApiResponseError(
+                f"GET {url} answered has_more true but next_page {reference!r}: the API says "
+                "there is more and gives no way to read it, so the read cannot be complete; "
+                "nothing was loaded. Run the sync again later; if it persists, report it to the "
+                "API's provider"
+            )
+        if not reference or has_more is False:
             self._next_reference = None
+            self._check_ids(url)
             return
         if not data:
             self._empty_pages += 1
-            self._empty_page_url = self._empty_page_url or response.url
+            self._empty_page_url = self._empty_page_url or url
         if self._empty_pages >= MAX_EMPTY_PAGES:
             raise PaginationLoopError(
-                f"GET {response.url} was the {MAX_EMPTY_PAGES}th empty page in a row that still "
+                f"GET {url} was the {MAX_EMPTY_PAGES}th empty page in a row that still "
                 "claims has_more; stopping instead of paging for ever"
             )
-        reference = str(reference)
+        reference = _absolute(str(reference), response.url)
         if reference in self._seen:
             raise PaginationLoopError(
-                f"GET {response.url} sent next_page {reference!r} a second time; stopping "
+                f"GET {url} sent next_page {self.redact(reference)!r} a second time; stopping "
                 "instead of looping"
             )
         self._seen.add(reference)
         self._next_reference = reference
 
+    def read_incomplete(self, reason: str) -> None:
+        """Record that this read is not known complete (and tell ``on_incomplete``)."""
+        self.incomplete.append(reason)
+        if self.on_incomplete is not None:
+            self.on_incomplete(reason)
+
+    def _note_ids(self, records: Any) -> None:
+        key = self.primary_key
+        for record in records:
+            if isinstance(record, dict) and record.get(key) is not None:
+                self._id_hashes.append(hash(str(record[key])))
+                self._id_pages.append(self._pages)
+
+    def _check_ids(self, url: str) -> None:
+        """At the end of the read: were any records served twice?"""
+        if not self._id_hashes:
+            return
+        hashes = pa.Array.from_buffers(
+            pa.int64(), len(self._id_hashes), [None, pa.py_buffer(self._id_hashes)]
+        )
+        if len(pc.unique(hashes)) == len(hashes):
+            return
+        counts = pc.value_counts(hashes)
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        where = pc.indices_nonzero(pc.is_in(hashes, repeated)).to_pylist()
+        pages = sorted({self._id_pages[i] for i in where})
+        self.read_incomplete(
+            f"{len(repeated)} {self.records_key} record(s) were served more than once in one "
+            f"read (pages {', '.join(map(str, pages))} of the read ending at GET {url}): the "
+            "API repeated records, so others may never have been served"
+        )
+
     def _envelope(self, response: Response) -> dict[str, Any]:
         envelope = response.json()
+        url = self.redact(response.url)
         if not isinstance(envelope, dict):
-            raise ApiResponseError(f"GET {response.url} answered with JSON that is not an object")
+            raise ApiResponseError(f"GET {url} answered with JSON that is not an object")
         if envelope.get("status") == "error":
+            said = self.redact(envelope_error_text(envelope)) or "no error detail given"
             raise ApiResponseError(
-                f"GET {response.url} answered {response.status_code} with status 'error': "
-                f"{envelope.get('errors') or envelope.get('error')}"
+                f"GET {url} answered {response.status_code} with status 'error' ({said}); "
+                "nothing was loaded. Run the sync again; if it persists, report it to the "
+                "API's provider"
             )
         if self.records_key not in envelope:
             raise ApiResponseError(
-                f"GET {response.url} answered without the {self.records_key!r} key "
-                f"(keys: {sorted(envelope)})"
+                f"GET {url} answered without the {self.records_key!r} key "
+                f"(keys: {self.redact(str(sorted(envelope)))})"
             )
         return envelope
 
@@ -118,7 +195,7 @@ class NextPagePaginator(BaseReferencePaginator):
         reference = self._next_reference or ""
         split = urlsplit(reference)
         if split.scheme and split.netloc:
-            # An absolute URL: its own query wins, the first request's filters fill the rest.
+            # A URL: its own query wins, the first request's filters fill the rest.
             own = dict(parse_qsl(split.query, keep_blank_values=True))
             request.url = urlunsplit(split._replace(query=""))
             request.params = {**self._first_params, **own}
@@ -127,3 +204,10 @@ class NextPagePaginator(BaseReferencePaginator):
 
     def __str__(self) -> str:
         return f"{super().__str__()}: next_page of {self.records_key}"
+
+
+def _absolute(reference: str, page_url: str) -> str:
+    """A relative URL (``/v1/leads?page=2``, ``?page=2``) made absolute; tokens unchanged."""
+    if reference.startswith(("/", "?", "./", "../")):
+        return urljoin(page_url, reference)
+    return reference

@@ -2,8 +2,8 @@
 
 The config keeps the seed's shape (client with api-key header auth, ``resource_defaults`` with
 ``primary_key: id`` and ``merge``, one resource per endpoint with its ``data_selector``); column
-hints come from schema.py. Requests go through ``ApiClient`` (dlt's retrying client, plus a
-shared rate limiter); leads are read incrementally with ``updated_after``.
+hints come from schema.py. Requests go through ``ApiSession`` (retries, deadlines, the shared
+rate limiter, the origin rule); leads are read incrementally with ``updated_after``.
 """
 
 from __future__ import annotations
@@ -22,12 +22,20 @@ from analytics_assets.api.arrow_pages import PagesAsArrow
 from analytics_assets.api.auth import FirstAnswers
 from analytics_assets.api.incremental import UpdatedAfterPaginator
 from analytics_assets.api.paginator import NextPagePaginator, PageCallback
+from analytics_assets.api.records import RejectedRecords
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.schema import LEADS, TABLES, FieldType, Table
 from analytics_assets.settings import Settings
 
 SOURCE_NAME = "analytics_api"
 DLT_DATA_TYPES: dict[FieldType, str] = {"string": "text", "boolean": "bool", "integer": "bigint"}
 ProgressFactory = Callable[[str], PageCallback | None]
+IncompleteReport = Callable[[str, str], None]
+"""Called with a resource name and why its read is not known complete."""
+
+
+def _ignore(resource: str, reason: str) -> None:
+    """The default ``on_incomplete``: the reason is kept on the paginator all the same."""
 
 
 def column_hints(table: Table) -> dict[str, TColumnSchema]:
@@ -70,17 +78,28 @@ def drop_null_objects(table: Table) -> Callable[[dict[str, Any]], dict[str, Any]
 
 
 def _paginator(
-    table: Table, settings: Settings, on_page: PageCallback | None, full_refresh: bool
+    table: Table,
+    settings: Settings,
+    on_page: PageCallback | None,
+    full_refresh: bool,
+    on_incomplete: IncompleteReport,
+    redact: Redactor,
 ) -> NextPagePaginator:
+    common: dict[str, Any] = {
+        "records_key": table.name,
+        "cursor_param": "next_page",
+        "primary_key": table.primary_key,
+        "on_page": on_page,
+        "on_incomplete": lambda reason: on_incomplete(table.name, reason),
+        "redact": redact,
+    }
     if table is LEADS:
         return UpdatedAfterPaginator(
             overlap=timedelta(seconds=settings.leads_overlap_s),
             full_refresh=full_refresh,
-            records_key=table.name,
-            cursor_param="next_page",
-            on_page=on_page,
+            **common,
         )
-    return NextPagePaginator(records_key=table.name, cursor_param="next_page", on_page=on_page)
+    return NextPagePaginator(**common)
 
 
 def seed_config(
@@ -90,6 +109,8 @@ def seed_config(
     on_page: ProgressFactory = lambda resource: None,
     full_refresh: bool = False,
     first_answers: FirstAnswers | None = None,
+    on_incomplete: IncompleteReport = _ignore,
+    redact: Redactor = NO_SECRETS,
 ) -> RESTAPIConfig:
     """The seed's ``rest_api`` config, one resource per table of schema.py.
 
@@ -102,6 +123,8 @@ def seed_config(
         full_refresh: Read all leads instead of those updated since the last sync.
         first_answers: Reports a refused key for every endpoint at once (api/auth.py); None
             leaves dlt's default, which stops at the first refusal.
+        on_incomplete: Told when a resource's read ends without being known complete.
+        redact: Masks the API key in what the paginators and rejected rows report.
     """
     client: dict[str, Any] = {
         "base_url": settings.base_url,
@@ -124,7 +147,9 @@ def seed_config(
                     "path": f"/{table.name}",
                     # The seed's selector, parsed here once: dlt would parse a string per page.
                     "data_selector": compile_path(table.name),
-                    "paginator": _paginator(table, settings, on_page(table.name), full_refresh),
+                    "paginator": _paginator(
+                        table, settings, on_page(table.name), full_refresh, on_incomplete, redact
+                    ),
                     **(
                         {"response_actions": [first_answers.hook(table.name)]}
                         if first_answers is not None
@@ -146,18 +171,26 @@ def analytics_api_source(
     on_page: ProgressFactory = lambda resource: None,
     full_refresh: bool = False,
     first_answers: FirstAnswers | None = None,
+    on_incomplete: IncompleteReport = _ignore,
+    redact: Redactor = NO_SECRETS,
+    rejected: RejectedRecords | None = None,
 ) -> DltSource:
     """The dlt source for users, leads and campaigns (see ``seed_config`` for the arguments).
 
     ``first_answers`` defaults to one expecting every table; pass one naming only the resources
-    that will run when extracting a subset.
+    that will run when extracting a subset. Records that cannot load as declared are set aside
+    into ``rejected`` (api/records.py).
     """
     if first_answers is None:
         first_answers = FirstAnswers(table.name for table in TABLES)
-    config = seed_config(settings, api_key, session, on_page, full_refresh, first_answers)
+    config = seed_config(
+        settings, api_key, session, on_page, full_refresh, first_answers, on_incomplete, redact
+    )
     source = rest_api_source(config, name=SOURCE_NAME)
     for table in TABLES:
-        # Pages that match schema.py exactly skip dlt's per-record normalizer (arrow_pages.py).
-        # First after the generator, where pages still carry their paginator.
-        source.resources[table.name].add_step(PagesAsArrow(table), insert_at=1)
+        # Pages that match schema.py exactly skip dlt's per-record normalizer; records that
+        # cannot load are set aside (arrow_pages.py). First after the generator, where pages
+        # still carry their paginator.
+        step = PagesAsArrow(table, rejected, redact)
+        source.resources[table.name].add_step(step, insert_at=1)
     return source

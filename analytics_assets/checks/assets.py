@@ -15,7 +15,7 @@ from analytics_assets.ingest.assets import WAREHOUSE_POOL
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import TABLES, Table
 from analytics_assets.settings import load_settings
-from analytics_assets.warehouse import open_warehouse
+from analytics_assets.warehouse import Warehouse, open_warehouse
 
 SEVERITIES = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
 
@@ -57,6 +57,28 @@ def check_result(key: dg.AssetCheckKey, rule: Rule, finding: Finding) -> dg.Asse
     )
 
 
+def latest_sync(
+    instance: dg.DagsterInstance, key: dg.AssetKey
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The dlt loads and the run of the asset's latest materialization; Nones if unknown."""
+    event = instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get("dlt_load_ids") if materialization else None
+    if event is None or value is None:
+        return None, None
+    loads = tuple(part.strip() for part in str(value.value).split(",") if part.strip())
+    return loads, event.run_id
+
+
+def newest_load(warehouse: Warehouse) -> tuple[str, ...]:
+    """The newest completed dlt load, for a table whose materializations this instance lacks."""
+    if "_dlt_loads" not in warehouse.tables():
+        return ()
+    loads = warehouse.table("_dlt_loads")
+    newest = warehouse.scalar(f"SELECT MAX(load_id) FROM {loads} WHERE status = 0")
+    return (str(newest),) if newest else ()
+
+
 @dg.multi_asset_check(
     specs=CHECK_SPECS, can_subset=True, name="analytics_api_checks", pool=WAREHOUSE_POOL
 )
@@ -66,4 +88,7 @@ def analytics_api_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.
     with open_warehouse(load_settings()) as warehouse:
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             rule = RULES_BY_NAME[key.name]
-            yield check_result(key, rule, rule.evaluate(warehouse, tables[key.asset_key]))
+            loads, run_id = latest_sync(context.instance, key.asset_key)
+            loads = newest_load(warehouse) if loads is None else loads
+            finding = rule.evaluate(warehouse, tables[key.asset_key], loads, run_id)
+            yield check_result(key, rule, finding)

@@ -2,6 +2,11 @@
 
 A rule reports the offending row count, up to ``SAMPLE_SIZE`` sample ids and details; no row is
 ever looped over in Python. ERROR rules block the models downstream; WARN rules inform.
+
+Rules about "the last load" (``primary_key`` on the staging copy, ``rejected_records``) look only
+at the rows of the loads of the table's latest sync (``Scope.load_ids``): dlt's staging dataset
+keeps a table's rows from its last non-empty load, so a later sync that loaded none of that
+table must not be judged by them.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from analytics_assets.api.records import REJECTED_TABLE
 from analytics_assets.schema import TABLES_BY_NAME, Column, Table
 from analytics_assets.warehouse import Warehouse
 
@@ -41,6 +47,23 @@ campaigns yet): the check passes and says so."""
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a rule checks: a table in the warehouse, and the dlt loads of its latest sync."""
+
+    warehouse: Warehouse
+    table: Table
+    load_ids: tuple[str, ...] = ()
+    run_id: str | None = None  # the Dagster run of the latest sync; None if not known
+
+    def in_loads(self) -> tuple[str, list[str]]:
+        """A ``_dlt_load_id IN (...)`` condition over ``load_ids`` and its parameters."""
+        if not self.load_ids:
+            return "1 = 0", []
+        marks = ", ".join(["%s"] * len(self.load_ids))
+        return f"{self.warehouse.column('_dlt_load_id')} IN ({marks})", list(self.load_ids)
+
+
+@dataclass(frozen=True)
 class Rule:
     """One kind of check, applied to every table it ``applies_to``."""
 
@@ -48,7 +71,22 @@ class Rule:
     description: str
     severity: Severity
     applies_to: Callable[[Table], bool]
-    evaluate: Callable[[Warehouse, Table], Finding]
+    check: Callable[[Scope], Finding]
+
+    def evaluate(
+        self,
+        warehouse: Warehouse,
+        table: Table,
+        load_ids: tuple[str, ...] = (),
+        run_id: str | None = None,
+    ) -> Finding:
+        """The finding of this rule on ``table``, the latest sync being ``load_ids``/``run_id``."""
+        return self.check(Scope(warehouse, table, load_ids, run_id))
+
+
+def _on_table(evaluate: Callable[[Warehouse, Table], Finding]) -> Callable[[Scope], Finding]:
+    """A rule that needs only the table, not the loads."""
+    return lambda scope: evaluate(scope.warehouse, scope.table)
 
 
 def _offenders(warehouse: Warehouse, table: Table, condition: str) -> tuple[int, list[str]]:
@@ -132,19 +170,22 @@ def _column_types(warehouse: Warehouse, table: Table) -> Finding:
     return Finding(count, samples, details, problem)
 
 
-def _duplicates(warehouse: Warehouse, qualified: str, key: str) -> tuple[int, list[str]]:
-    duplicated = f"SELECT {key} FROM {qualified} GROUP BY {key} HAVING COUNT(*) > 1"
-    count = warehouse.scalar(f"SELECT COUNT(*) FROM ({duplicated}) AS d")
-    samples = warehouse.rows(f"{duplicated} ORDER BY {key} LIMIT {SAMPLE_SIZE}")
+def _duplicates(
+    warehouse: Warehouse, qualified: str, key: str, where: str = "1 = 1", args: list[str] = ()
+) -> tuple[int, list[str]]:
+    duplicated = f"SELECT {key} FROM {qualified} WHERE {where} GROUP BY {key} HAVING COUNT(*) > 1"
+    count = warehouse.scalar(f"SELECT COUNT(*) FROM ({duplicated}) AS d", *args)
+    samples = warehouse.rows(f"{duplicated} ORDER BY {key} LIMIT {SAMPLE_SIZE}", *args)
     return int(count or 0), [str(row[0]) for row in samples]
 
 
-def _primary_key(warehouse: Warehouse, table: Table) -> Finding:
-    """Unique and not null in the table, and unique in the last load of it.
+def _primary_key(scope: Scope) -> Finding:
+    """Unique and not null in the table, and unique in its latest sync's load.
 
     dlt's merge keeps one row per id, so a duplicate the API served (the same id on two pages,
-    which can hide a skipped record) is only visible in the staging copy of the last load.
+    which can hide a skipped record) is only visible in the staging copy of the load.
     """
+    warehouse, table = scope.warehouse, scope.table
     if not warehouse.columns(table.name):
         return NOT_LOADED
     key = warehouse.column(table.primary_key)
@@ -154,8 +195,10 @@ def _primary_key(warehouse: Warehouse, table: Table) -> Finding:
     )
     in_table, table_samples = _duplicates(warehouse, warehouse.table(table.name), key)
     in_load, load_samples = 0, []
-    if table.name in warehouse.tables(staging=True):
-        in_load, load_samples = _duplicates(warehouse, warehouse.table(table.name, True), key)
+    if table.name in warehouse.tables(staging=True) and scope.load_ids:
+        where, args = scope.in_loads()
+        staging = warehouse.table(table.name, True)
+        in_load, load_samples = _duplicates(warehouse, staging, key, where, args)
     samples = sorted(set(table_samples) | set(load_samples))[:SAMPLE_SIZE]
     details = {
         "null_ids": null_ids,
@@ -205,24 +248,50 @@ def _references(warehouse: Warehouse, table: Table) -> Finding:
     return Finding(count, samples, {"offending_rows_by_column": by_column})
 
 
+def _rejected_records(scope: Scope) -> Finding:
+    """Records of the latest sync set aside as unloadable (api/records.py), by id or position."""
+    warehouse, table = scope.warehouse, scope.table
+    if REJECTED_TABLE not in warehouse.tables():
+        return Finding(0, [], {"note": "no record was ever set aside"})
+    rejected = warehouse.table(REJECTED_TABLE)
+    if scope.run_id is None:  # no materialization known here: judge the newest rejects
+        latest = f"(SELECT run_id FROM {rejected} ORDER BY rejected_at DESC LIMIT 1)"
+        where, args = f"resource = %s AND run_id = {latest}", [table.name]
+    else:
+        where, args = "resource = %s AND run_id = %s", [table.name, scope.run_id]
+    count = warehouse.scalar(f"SELECT COUNT(*) FROM {rejected} WHERE {where}", *args)
+    rows = warehouse.rows(
+        "SELECT COALESCE(record_id, 'page ' || CAST(page AS VARCHAR) || ' position ' || "
+        f"CAST(position AS VARCHAR)), reason, page_url FROM {rejected} WHERE {where} "
+        f"ORDER BY page, position LIMIT {SAMPLE_SIZE}",
+        *args,
+    )
+    details = {
+        "reasons": [f"{name}: {reason}" for name, reason, _ in rows],
+        "page_urls": sorted({url for _, _, url in rows}),
+        "query": f"SELECT * FROM {rejected} WHERE resource = '{table.name}' AND run_id = ...",
+    }
+    return Finding(int(count or 0), [str(row[0]) for row in rows], details)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "not_null",
         "Every field the seed declares non-nullable has no nulls.",
         "ERROR",
         lambda table: bool(_required(table)),
-        _rule_over_columns(_required, "{} IS NULL"),
+        _on_table(_rule_over_columns(_required, "{} IS NULL")),
     ),
     Rule(
         "column_types",
         "Every declared column exists with its declared type; no dlt variant columns.",
         "ERROR",
         lambda table: True,
-        _column_types,
+        _on_table(_column_types),
     ),
     Rule(
         "primary_key",
-        "id is unique and not null, also within the last load.",
+        "id is unique and not null, also within the latest sync's load.",
         "ERROR",
         lambda table: True,
         _primary_key,
@@ -232,10 +301,12 @@ RULES: tuple[Rule, ...] = (
         "Email columns look like an email address.",
         "ERROR",
         lambda table: bool(_emails(table)),
-        _rule_over_columns(
-            _emails,
-            f"({{0}} IS NOT NULL AND NOT ({{0}} LIKE '{EMAIL_PATTERN}' "
-            "AND {0} NOT LIKE '% %' AND {0} NOT LIKE '%@%@%'))",
+        _on_table(
+            _rule_over_columns(
+                _emails,
+                f"({{0}} IS NOT NULL AND NOT ({{0}} LIKE '{EMAIL_PATTERN}' "
+                "AND {0} NOT LIKE '% %' AND {0} NOT LIKE '%@%@%'))",
+            )
         ),
     ),
     Rule(
@@ -243,21 +314,28 @@ RULES: tuple[Rule, ...] = (
         "Columns or child tables the schema does not declare.",
         "WARN",
         lambda table: True,
-        _schema_drift,
+        _on_table(_schema_drift),
     ),
     Rule(
         "references",
         "Ids that point at users exist in users.id.",
         "WARN",
         lambda table: any(column.references for column in table.columns),
-        _references,
+        _on_table(_references),
     ),
     Rule(
         "non_negative_counts",
         "Counters are not negative.",
         "WARN",
         lambda table: bool(_counts(table)),
-        _rule_over_columns(_counts, "{} < 0"),
+        _on_table(_rule_over_columns(_counts, "{} < 0")),
+    ),
+    Rule(
+        "rejected_records",
+        "No record of the latest sync was set aside as unloadable (see rejected_records).",
+        "ERROR",
+        lambda table: True,
+        _rejected_records,
     ),
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -1,28 +1,33 @@
 """The raw assets: one multi-asset runs the dlt pipeline for users, leads and campaigns.
 
-Built with ``@multi_asset`` over dagster-dlt's specs rather than ``@dlt_assets`` so that later
-work can attach checks and a retry policy, which ``@dlt_assets`` does not take.
+Built with ``@multi_asset`` over dagster-dlt's specs rather than ``@dlt_assets`` so that it can
+carry a retry policy, which ``@dlt_assets`` does not take. Every error ends as one
+``dg.Failure`` from ``failures.py``, the API key masked, raised ``from None``: the original
+exception's text (an API's error body may echo the key) never reaches the event log.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 
 from analytics_assets.api.auth import FirstAnswers
-from analytics_assets.api.http import ApiClient, HttpPolicy
+from analytics_assets.api.http import ApiSession, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
+from analytics_assets.api.records import REJECTED_TABLE, RejectedRecords
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.api.source import analytics_api_source
 from analytics_assets.ingest.failures import sync_failure
-from analytics_assets.ingest.pipeline import LOADER_FILE_FORMAT, analytics_pipeline
+from analytics_assets.ingest.pipeline import (
+    LOADER_FILE_FORMAT,
+    analytics_pipeline,
+    load_rejected,
+    private_workdir,
+)
 from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
 from analytics_assets.schema import TABLES
-from analytics_assets.settings import (
-    MissingApiKeyError,
-    load_automation_settings,
-    load_settings,
-)
+from analytics_assets.settings import Settings, load_automation_settings, load_settings
 from analytics_assets.warehouse import wait_for_warehouse
 
 
@@ -38,10 +43,10 @@ WAREHOUSE_POOL = "analytics_warehouse"
 
 
 def ingest_retry_policy() -> dg.RetryPolicy:
-    """Dagster retries of the whole sync, for outages longer than dlt's request retries.
+    """Dagster retries of the whole sync, for outages longer than the request retries.
 
-    Permanent errors (auth, other 4xx, bad answers) raise ``Failure(allow_retries=False)`` and
-    are not retried.
+    Permanent errors (settings, auth, other 4xx, bad answers) raise
+    ``Failure(allow_retries=False)`` and are not retried.
     """
     settings = load_automation_settings()
     return dg.RetryPolicy(
@@ -63,37 +68,91 @@ def analytics_api_raw(
     context: dg.AssetExecutionContext, config: SyncConfig, dlt: AnalyticsDltResource
 ) -> Iterator[dg.MaterializeResult]:
     """Sync users, leads and campaigns from the API into the warehouse with dlt."""
-    settings = load_settings()
+    redact = NO_SECRETS
     try:
-        api_key = settings.require_api_key()
-    except MissingApiKeyError as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
+        settings = load_settings()
+        redact = Redactor([settings.require_api_key()])
+        yield from _sync(context, config, dlt, settings, redact)
+    except Exception as error:
+        raise sync_failure(error, redact) from None
+
+
+def _sync(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    dlt: AnalyticsDltResource,
+    settings: Settings,
+    redact: Redactor,
+) -> Iterator[dg.MaterializeResult]:
+    # Closures, not bound methods: dlt deep-copies its resources' configuration.
+    def warn(message: str) -> None:
+        context.log.warning(redact(message))
+
+    incomplete: dict[str, list[str]] = {}
+    rejected = RejectedRecords()
+
+    def on_incomplete(resource: str, reason: str) -> None:
+        incomplete.setdefault(resource, []).append(reason)
+        warn(f"{resource}: the read is not known complete: {reason}")
+
     progress = SyncProgress(context.log.info)
-    policy = HttpPolicy(settings.max_attempts, settings.backoff_factor, settings.timeout_s)
-    client = ApiClient(policy, RateLimiter(settings.requests_per_minute))
+    policy = HttpPolicy(
+        settings.max_attempts, settings.backoff_factor, settings.timeout_s, settings.max_wait_s
+    )
+    limiter = RateLimiter(settings.requests_per_minute, settings.max_wait_s, log=warn)
+    session = ApiSession(settings.base_url, policy, limiter, log=warn, redact=redact)
     selected = context.selected_asset_keys
-    first_answers = FirstAnswers(t.name for t in TABLES if raw_asset_key(t) in selected)
+    first_answers = FirstAnswers((t.name for t in TABLES if raw_asset_key(t) in selected), redact)
     source = analytics_api_source(
         settings,
-        api_key,
-        session=client.session,
+        settings.require_api_key(),
+        session=session,
         on_page=progress.page_callback,
         full_refresh=config.full_refresh,
         first_answers=first_answers,
+        on_incomplete=on_incomplete,
+        redact=redact,
+        rejected=rejected,
     )
-    try:
-        wait_for_warehouse(settings)  # before any request: a held DuckDB file fails the step
-        yield from dlt.run(
-            context=context,
-            dlt_source=source,
-            dlt_pipeline=analytics_pipeline(settings),
-            dagster_dlt_translator=AnalyticsDltTranslator(),
-            loader_file_format=LOADER_FILE_FORMAT,
+    wait_for_warehouse(settings)  # before any request: a held DuckDB file fails the step
+    with private_workdir(settings, context.run_id) as workdir:
+        pipeline = analytics_pipeline(settings, workdir)
+        results = list(
+            dlt.run(
+                context=context,
+                dlt_source=source,
+                dlt_pipeline=pipeline,
+                dagster_dlt_translator=AnalyticsDltTranslator(),
+                loader_file_format=LOADER_FILE_FORMAT,
+            )
         )
         first_answers.raise_if_refused()  # a guard: the extract step raises this already
-    except Exception as error:  # kinds sync_failure does not know are re-raised as they are
-        failure = sync_failure(error, api_key)
-        if failure is None:
-            raise
-        raise failure from error
+        if rejected.rows:
+            load_rejected(pipeline, rejected.for_run(context.run_id))
+    for result in results:
+        yield _with_completeness(result, incomplete, rejected, redact)
     context.log.info(f"sync finished: {progress.describe()}")
+
+
+def _with_completeness(
+    result: dg.MaterializeResult,
+    incomplete: dict[str, list[str]],
+    rejected: RejectedRecords,
+    redact: Callable[[str], str],
+) -> dg.MaterializeResult:
+    """``result`` plus whether its table's read is known complete, and if not, why."""
+    key = result.asset_key
+    name = key.path[-1] if key else ""
+    reasons = incomplete.get(name, [])
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            **(result.metadata or {}),
+            "read_complete": not reasons,
+            "incomplete_reasons": dg.MetadataValue.text(redact("\n".join(reasons)) or "none"),
+            REJECTED_TABLE: dg.MetadataValue.int(rejected.count(name)),
+        },
+        check_results=result.check_results,
+        data_version=result.data_version,
+        tags=result.tags,
+    )

@@ -1,94 +1,147 @@
-"""Turning a failed sync into one clear Dagster failure: resource, URL, status, what to do."""
+"""Turning a failed sync into one clear Dagster failure: what to fix first, then the details.
+
+Every error of the ingest step goes through ``sync_failure``: the description names the
+resource, the URL, the status and what to do, with the API key masked (an API's error body may
+echo it), and it decides whether Dagster's RetryPolicy may try again. Permanent errors (settings,
+the key, client errors, answers that are not pages) fail at once; transient ones (outages,
+timeouts, a busy warehouse) keep their retries. The caller raises the failure ``from None``: the
+original exception's text would reach the event log unmasked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import traceback
 
 import dagster as dg
+from dlt.common.exceptions import TerminalException, TransientException
 from dlt.extract.exceptions import ResourceExtractionError
-from requests import HTTPError
+from requests import ConnectionError, HTTPError, RequestException, Timeout
 
 from analytics_assets.api.auth import ApiAuthenticationError
-from analytics_assets.api.errors import ApiResponseError, PaginationLoopError, api_error_text
+from analytics_assets.api.errors import (
+    ApiResponseError,
+    ForeignOriginError,
+    InvalidBody,
+    PaginationLoopError,
+    WaitTooLong,
+    api_error_text,
+)
+from analytics_assets.api.http import RETRY_STATUSES
+from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.exceptions import exception_chain
-from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError
+from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError, SettingsError
 from analytics_assets.warehouse import WarehouseInUseError, describe_lock_conflict
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 ADVICE = {
     401: f"check {API_KEY_VARIABLE} and ANALYTICS_API_KEY_HEADER (PersistIq expects x-api-key)",
     403: f"the key in {API_KEY_VARIABLE} lacks access to this endpoint",
     404: "check ANALYTICS_API_BASE_URL (it should end in /v1/)",
-    429: "the API's rate limit was hit; lower the request rate or retry later",
+    429: "the API's rate limit was hit; lower ANALYTICS_API_REQUESTS_PER_MINUTE or retry later",
 }
+PERMANENT = (
+    MissingApiKeyError,
+    SettingsError,
+    ApiAuthenticationError,
+    ForeignOriginError,
+    PaginationLoopError,
+)
+"""Errors that no retry can fix: Dagster does not retry them."""
+TRANSIENT = (WarehouseInUseError, WaitTooLong, InvalidBody)
+"""Errors a later attempt may not meet: Dagster's RetryPolicy retries them."""
 
 
-def redact_url(url: str, secret: str | None) -> str:
-    """``url`` with any query value equal to ``secret`` replaced by ``***``."""
-    if not secret:
-        return url
-    split = urlsplit(url)
-    query = [(k, "***" if v == secret else v) for k, v in parse_qsl(split.query, True)]
-    return urlunsplit(split._replace(query=urlencode(query)))
-
-
-def sync_failure(exc: BaseException, api_key: str | None) -> dg.Failure | None:
-    """A ``dg.Failure`` describing ``exc`` for people, or None if it is not a known kind.
-
-    Client errors (4xx but 429) and configuration errors do not allow Dagster retries: retrying
-    cannot fix a wrong key or URL.
-    """
+def sync_failure(exc: BaseException, redact: Redactor = NO_SECRETS) -> dg.Failure:
+    """A ``dg.Failure`` describing ``exc`` for people, the key masked everywhere in it."""
     chain = list(exception_chain(exc))
     resource = next(
         (e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), "the API"
     )
+    description, metadata, retry = _describe(chain, resource, redact)
+    return dg.Failure(
+        description=redact(description),
+        metadata={
+            name: redact(value) if isinstance(value, str) else value
+            for name, value in metadata.items()
+        },
+        allow_retries=retry,
+    )
+
+
+def _describe(
+    chain: list[BaseException], resource: str, redact: Redactor
+) -> tuple[str, dict[str, object], bool]:
     for error in chain:
-        if isinstance(error, WarehouseInUseError):  # transient: the retry policy may try again
-            return dg.Failure(description=str(error), allow_retries=True)
-        if isinstance(error, MissingApiKeyError):
-            return dg.Failure(description=str(error), allow_retries=False)
         if isinstance(error, ApiAuthenticationError):
-            return _auth_failure(error, api_key)
-        if isinstance(error, PaginationLoopError):
-            return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
+            return _auth_failure(error)
+        if isinstance(error, PERMANENT):
+            setting = isinstance(error, MissingApiKeyError | SettingsError)
+            return f"{'' if setting else resource + ': '}{error}", {"resource": resource}, False
+        if isinstance(error, TRANSIENT):
+            return f"{resource}: {error}", {"resource": resource}, True
         if isinstance(error, ApiResponseError):
-            # A malformed answer is for a person to look at; dlt already retried broken ones.
-            return dg.Failure(description=f"{resource}: {error}", allow_retries=False)
+            # A malformed answer is for a person to look at; broken bodies were retried already.
+            return f"{resource}: {error}", {"resource": resource}, False
         if isinstance(error, HTTPError) and error.response is not None:
-            response = error.response
-            status = response.status_code
-            url = redact_url(response.url, api_key)
-            api_says = api_error_text(response)
-            advice = ADVICE.get(status, "retry later" if status >= 500 else "check the request")
-            description = (
-                f"{resource}: GET {url} answered {status}"
-                + (f" ({api_says})" if api_says else "")
-                + f"; {advice}."
-            )
-            return dg.Failure(
-                description=description,
-                metadata={"resource": resource, "url": url, "status": status},
-                allow_retries=status in RETRYABLE_STATUSES,
-            )
-    conflict = describe_lock_conflict(exc)  # dlt's own opens of a DuckDB file held elsewhere
+            return _http_failure(error, resource, redact)
+        if isinstance(error, Timeout | ConnectionError):
+            return _network_failure(error, resource)
+    conflict = describe_lock_conflict(chain[0])  # dlt's own opens of a DuckDB file held elsewhere
     if conflict is not None:
-        return dg.Failure(description=conflict, allow_retries=True)
-    return None
+        return conflict, {}, True
+    for error in chain:
+        if isinstance(error, TerminalException) and not isinstance(error, TransientException):
+            return f"{resource}: {_first_line(error)}", {"resource": resource}, False
+    error = chain[-1]
+    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return (
+        f"{resource}: the sync failed with an unexpected error: {detail}. Dagster retries it; "
+        "if it persists, report it with the run's logs",
+        {"resource": resource},
+        True,
+    )
 
 
-def _auth_failure(error: ApiAuthenticationError, api_key: str | None) -> dg.Failure:
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _http_failure(
+    error: HTTPError, resource: str, redact: Redactor
+) -> tuple[str, dict[str, object], bool]:
+    response = error.response
+    status = response.status_code
+    url = response.url
+    api_says = api_error_text(response, redact)
+    advice = ADVICE.get(status, "retry later" if status >= 500 else "check the request")
+    description = (
+        f"{resource}: GET {url} answered {status}"
+        + (f" ({api_says})" if api_says else "")
+        + f"; {advice}."
+    )
+    metadata = {"resource": resource, "url": url, "status": status}
+    return description, metadata, status in RETRY_STATUSES
+
+
+def _network_failure(error: RequestException, resource: str) -> tuple[str, dict[str, object], bool]:
+    request = error.request
+    url = getattr(request, "url", None) or "the API"
+    method = getattr(request, "method", None) or "GET"
+    kind = "timed out" if isinstance(error, Timeout) else "could not connect or was cut off"
+    description = (
+        f"{resource}: {method} {url} {kind} on every attempt ({type(error).__name__}: "
+        f"{_first_line(error)}); check the network and ANALYTICS_API_BASE_URL. Dagster retries "
+        "the sync later"
+    )
+    return description, {"resource": resource, "url": url}, True
+
+
+def _auth_failure(error: ApiAuthenticationError) -> tuple[str, dict[str, object], bool]:
     """One failure naming every endpoint that refused the key (api/auth.py)."""
     advice = "; ".join(ADVICE[status] for status in sorted(error.statuses) if status in ADVICE)
-    lines = [
-        replace(failure, url=redact_url(failure.url, api_key)).describe()
-        for failure in error.failures
-    ]
-    return dg.Failure(
-        description="; ".join(lines) + f"; {advice}.",
-        metadata={
-            "resources": ", ".join(failure.resource for failure in error.failures),
-            "statuses": ", ".join(str(failure.status) for failure in error.failures),
-        },
-        allow_retries=False,
-    )
+    lines = [failure.describe() for failure in error.failures]
+    metadata = {
+        "resources": ", ".join(failure.resource for failure in error.failures),
+        "statuses": ", ".join(str(failure.status) for failure in error.failures),
+    }
+    return "; ".join(lines) + f"; {advice}.", metadata, False

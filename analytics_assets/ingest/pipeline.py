@@ -1,15 +1,28 @@
-"""The dlt pipeline: where the raw tables land, where dlt keeps its working files, how fast."""
+"""The dlt pipeline: where the raw tables land, where dlt keeps its working files, how fast.
+
+Each run (and each warehouse session of a check or model step) gets a working directory of its
+own under ``ANALYTICS_DLT_DIR``, removed afterwards: dagster-dlt drops a pipeline's local state
+before each run, so two runs sharing one directory (two ``dagster job execute``, or runs of two
+instances outside the pool) would delete each other's files. Nothing is lost by that: dlt keeps
+the state that matters (the incremental cursor) in the warehouse, committed with each load.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.destination import TDestinationReferenceArg
 
+from analytics_assets.api.records import REJECTED_COLUMNS, REJECTED_TABLE
 from analytics_assets.ingest.specs import DATASET
-from analytics_assets.settings import Settings
+from analytics_assets.settings import Settings, SettingsError
 
 PIPELINE_NAME = "analytics_api"
 LOADER_FILE_FORMAT = "parquet"
@@ -33,6 +46,19 @@ def configure_dlt(pipeline_name: str = PIPELINE_NAME) -> None:
         dlt.config[f"{pipeline_name}.{key}"] = value
 
 
+def _writable_dir(path: Path, variable: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise SettingsError(
+            f"{variable}: cannot write in {path} ({type(error).__name__}: {error.strerror or error}"
+            "); point it at a writable directory"
+        ) from None
+
+
 def warehouse_destination(settings: Settings) -> TDestinationReferenceArg:
     """The dlt destination: the DuckDB file by default, else the one ``settings`` names.
 
@@ -40,23 +66,71 @@ def warehouse_destination(settings: Settings) -> TDestinationReferenceArg:
     and friends, or ``.dlt/secrets.toml``).
     """
     if settings.destination == "duckdb":
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        _writable_dir(settings.duckdb_path.parent, "ANALYTICS_DUCKDB_PATH")
         return dlt.destinations.duckdb(str(settings.duckdb_path))
     return settings.destination
 
 
-def analytics_pipeline(settings: Settings) -> dlt.Pipeline:
-    """A fresh dlt pipeline for one run, loading the configured warehouse.
+@contextmanager
+def private_workdir(settings: Settings, name: str | None = None) -> Iterator[Path]:
+    """A dlt working directory of this run's (``name``) or this session's own, removed after."""
+    path = settings.dlt_dir / "runs" / (name or f"session-{uuid.uuid4().hex}")
+    _writable_dir(path, "ANALYTICS_DLT_DIR")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
-    dlt's working directory is ``settings.dlt_dir`` (inside the project by default), never
-    ``~/.dlt`` or ``/var/dlt``, and dlt's anonymous telemetry is off: nothing leaves the machine.
+
+def analytics_pipeline(settings: Settings, workdir: Path) -> dlt.Pipeline:
+    """A fresh dlt pipeline working in ``workdir`` (see ``private_workdir``), loading the
+    configured warehouse.
+
+    Never ``~/.dlt`` or ``/var/dlt``, and dlt's anonymous telemetry is off: nothing leaves the
+    machine.
+
+    Raises:
+        SettingsError: the destination is unknown or its configuration is incomplete (e.g. a
+            PostgreSQL DSN without a password, which dlt requires), before any API request.
     """
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DLT_DATA_DIR", str(settings.dlt_dir))
     configure_dlt()
-    return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        pipelines_dir=str(settings.dlt_dir),
-        destination=warehouse_destination(settings),
-        dataset_name=DATASET,
+    try:
+        pipeline = dlt.pipeline(
+            pipeline_name=PIPELINE_NAME,
+            pipelines_dir=str(workdir),
+            destination=warehouse_destination(settings),
+            dataset_name=DATASET,
+        )
+        pipeline.destination_client()  # resolves the destination's configuration now
+    except SettingsError:
+        raise
+    except Exception as error:
+        if not _is_configuration_error(error):
+            raise
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SettingsError(
+            f"the warehouse destination {settings.destination!r} (ANALYTICS_DESTINATION) is not "
+            f"usable: {first}. Fix its configuration (dlt's DESTINATION__<NAME>__CREDENTIALS, "
+            "e.g. postgresql://user:password@host:5432/db: dlt requires a password)"
+        ) from None
+    return pipeline
+
+
+def _is_configuration_error(error: Exception) -> bool:
+    from dlt.common.configuration.exceptions import ConfigurationException
+    from dlt.common.destination.exceptions import DestinationException
+    from dlt.common.exceptions import TransientException
+
+    permanent = isinstance(error, ConfigurationException | DestinationException)
+    return permanent and not isinstance(error, TransientException)
+
+
+def load_rejected(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> None:
+    """Append the records a run set aside to ``rejected_records`` (api/records.py says why in a
+    load of their own, after the sync's load)."""
+    resource = dlt.resource(
+        rows, name=REJECTED_TABLE, write_disposition="append", columns=REJECTED_COLUMNS
     )
+    pipeline.run(resource).raise_on_failed_jobs()

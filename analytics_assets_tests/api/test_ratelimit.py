@@ -1,13 +1,15 @@
 """RateLimiter: pacing to a rate, and waiting for the API's reset when its budget is spent."""
 
+import pytest
 from pytest import approx
 
-from analytics_assets.api.ratelimit import RESET_MARGIN_S, SAFETY, RateLimiter
+from analytics_assets.api.errors import WaitTooLong
+from analytics_assets.api.ratelimit import RESET_MARGIN_S, SAFETY, RateLimiter, reset_delay
 
 
 class FakeTime:
     def __init__(self) -> None:
-        self.now = 1_000.0
+        self.now = 1_800_000_000.0  # epoch seconds, as X-RateLimit-Reset
         self.sleeps: list[float] = []
 
     def clock(self) -> float:
@@ -35,10 +37,10 @@ def test_without_a_rate_only_the_apis_budget_paces() -> None:
     limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
 
     limiter.acquire()
-    limiter.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1010"})
+    limiter.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1800000010"})
     limiter.acquire()
     assert time.sleeps == []
-    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1010"})
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1800000010"})
     limiter.acquire()
 
     assert time.sleeps == approx([10 + RESET_MARGIN_S])
@@ -49,7 +51,63 @@ def test_headers_that_are_missing_or_garbled_change_nothing() -> None:
     limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
 
     limiter.observe({})
-    limiter.observe({"X-RateLimit-Remaining": "zero", "X-RateLimit-Reset": "1010"})
+    limiter.observe({"X-RateLimit-Remaining": "zero", "X-RateLimit-Reset": "1800000010"})
     limiter.acquire()
 
     assert time.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("reset", "seconds"),
+    [
+        ("1800000010", 10.0),  # epoch seconds, as PersistIq documents
+        ("1800000010000", 10.0),  # epoch milliseconds: once an OverflowError
+        ("1800000010.5", 10.5),
+        ("10", 10.0),  # a delta in seconds
+        ("1799999990", 0.0),  # already past
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_a_reset_is_read_as_epoch_seconds_milliseconds_or_a_delta(
+    reset: str | None, seconds: float | None
+) -> None:
+    assert reset_delay(reset, 1_800_000_000.0) == seconds
+
+
+def test_a_spent_budget_waits_with_a_log_line_saying_why() -> None:
+    time = FakeTime()
+    lines: list[str] = []
+    limiter = RateLimiter(None, max_wait_s=60, log=lines.append, clock=time.clock, sleep=time.sleep)
+
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1800000030000"})
+    limiter.acquire()
+
+    assert time.sleeps == approx([30 + RESET_MARGIN_S])
+    assert lines == ["rate limit: waiting 30.0 s for the API's rate-limit window to reset"]
+
+
+def test_a_reset_beyond_the_cap_fails_at_once_instead_of_sleeping() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, max_wait_s=60, clock=time.clock, sleep=time.sleep)
+
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(1_800_000_000 + 86400)})
+
+    with pytest.raises(
+        WaitTooLong, match=r"spent for another 86400 s .* 60 s cap \(ANALYTICS_API_MAX_WAIT_S\)"
+    ):
+        limiter.acquire()
+    assert time.sleeps == []
+
+
+def test_short_waits_for_the_pace_are_not_logged() -> None:
+    time = FakeTime()
+    lines: list[str] = []
+    limiter = RateLimiter(120, log=lines.append, clock=time.clock, sleep=time.sleep)
+
+    limiter.acquire()
+    limiter.acquire()
+
+    assert len(time.sleeps) == 1 and lines == []

@@ -48,7 +48,13 @@ def test_checks_are_generated_from_the_schema() -> None:
     assert "analytics_api/users:email_format" in expected
     assert "analytics_api/users:references" not in expected  # users reference nothing
     blocking = {spec.key.name for spec in CHECK_SPECS if spec.blocking}
-    assert blocking == {"not_null", "column_types", "primary_key", "email_format"}
+    assert blocking == {
+        "not_null",
+        "column_types",
+        "primary_key",
+        "email_format",
+        "rejected_records",
+    }
 
 
 def test_every_check_passes_on_clean_data_in_the_same_run(

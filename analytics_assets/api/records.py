@@ -1,0 +1,158 @@
+"""Records that cannot be loaded as declared are set aside, not fatal.
+
+One record the warehouse cannot take (no id, not an object, an integer beyond 64 bits) would
+abort a whole load, and one of the wrong shape (an object where a string is declared, a null
+where an object is required) would load as NULLs. ``shape_problem`` judges a record against
+schema.py; ``rejected_row`` turns one that fails into a row of the ``rejected_records`` table:
+resource, page URL, page and position, id (when it has one), reason and the raw JSON, with the
+API key masked. ``RejectedRecords`` collects them during a run; the ingest step loads them right
+after the sync's own load, tagged with the Dagster run id.
+
+Why not in the same dlt load: a dlt resource can send items to another table, but that table
+inherits the resource's hints (primary key ``id``, its columns, merge), and dagster-dlt maps
+every resource of a source to an asset, so a resource of its own would need an asset too.
+
+Values of a declared scalar type that dlt can coerce (``"5"`` for an integer, ``"true"`` for a
+boolean) are not shape problems; ones it cannot (``"many"`` for an integer) load into a dlt
+variant column and fail the ``column_types`` check, naming the ids.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from dlt.common.schema.typing import TColumnSchema
+
+from analytics_assets.api.redact import Redactor
+from analytics_assets.schema import Field, Table
+
+REJECTED_TABLE = "rejected_records"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_RAW_JSON = 20_000  # characters of a rejected record kept (a record may be huge)
+REJECTED_COLUMNS: dict[str, TColumnSchema] = {
+    "run_id": {"data_type": "text", "nullable": False, "description": "The Dagster run."},
+    "resource": {"data_type": "text", "nullable": False, "description": "The API resource."},
+    "page_url": {"data_type": "text", "nullable": False, "description": "The page's URL."},
+    "page": {"data_type": "bigint", "nullable": False, "description": "1-based page of the read."},
+    "position": {
+        "data_type": "bigint",
+        "nullable": False,
+        "description": "0-based position of the record on its page.",
+    },
+    "record_id": {"data_type": "text", "nullable": True, "description": "Its id, if it has one."},
+    "reason": {"data_type": "text", "nullable": False, "description": "Why it was set aside."},
+    "raw_json": {
+        "data_type": "text",
+        "nullable": False,
+        "description": f"The record as served (its first {MAX_RAW_JSON:,} characters).",
+    },
+    "rejected_at": {"data_type": "timestamp", "nullable": False, "description": "When."},
+}
+
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def shape_problem(record: Any, table: Table) -> str | None:
+    """Why ``record`` cannot load as ``table`` declares it, or None if it can."""
+    if not isinstance(record, dict):
+        return f"the item is {_json_type(record)}, not an object"
+    key = record.get(table.primary_key)
+    if key is None:
+        state = "null" if table.primary_key in record else "missing"
+        return f"{table.primary_key} is {state}"
+    if isinstance(key, dict | list | bool):
+        return f"{table.primary_key} is {_json_type(key)}, not a string"
+    return _fields_problem(record, table.fields, ()) or _oversized_integer(record, ())
+
+
+def _fields_problem(values: dict[str, Any], fields: tuple[Field, ...], path: tuple) -> str | None:
+    for field in fields:
+        value = values.get(field.name)
+        name = ".".join((*path, field.name))
+        if value is None:
+            if field.type == "object" and not field.nullable:
+                return f"{name} is null or missing; declared a non-nullable object"
+            continue
+        if field.type == "object":
+            if not isinstance(value, dict):
+                return f"{name} is {_json_type(value)}; declared an object"
+            problem = _fields_problem(value, field.fields, (*path, field.name))
+            if problem:
+                return problem
+        elif isinstance(value, dict | list):
+            return f"{name} is {_json_type(value)}; declared {field.type}"
+    return None
+
+
+def _oversized_integer(value: Any, path: tuple) -> str | None:
+    """An integer anywhere in the record (declared or not) that no warehouse column holds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            return f"{'.'.join(path) or 'a value'} is {value}, beyond 64-bit integers"
+    elif isinstance(value, dict):
+        for name, member in value.items():
+            problem = _oversized_integer(member, (*path, str(name)))
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, member in enumerate(value):
+            problem = _oversized_integer(member, (*path, str(index)))
+            if problem:
+                return problem
+    return None
+
+
+def rejected_row(
+    record: Any,
+    table: Table,
+    reason: str,
+    page_url: str,
+    page: int,
+    position: int,
+    redact: Redactor,
+) -> dict[str, Any]:
+    """A row of ``rejected_records`` for ``record`` (the key masked in every text)."""
+    key = record.get(table.primary_key) if isinstance(record, dict) else None
+    return {
+        "resource": table.name,
+        "page_url": redact(page_url),
+        "page": page,
+        "position": position,
+        "record_id": None if key is None or isinstance(key, dict | list) else redact(str(key)),
+        "reason": redact(reason),
+        "raw_json": redact(json.dumps(record, ensure_ascii=False, default=str)[:MAX_RAW_JSON]),
+        "rejected_at": datetime.now(UTC),
+    }
+
+
+class RejectedRecords:
+    """The rows set aside during one run, per resource (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.rows.extend(rows)
+
+    def count(self, resource: str) -> int:
+        """How many records of ``resource`` were set aside."""
+        return sum(1 for row in self.rows if row["resource"] == resource)
+
+    def for_run(self, run_id: str) -> list[dict[str, Any]]:
+        """The rows, each tagged with ``run_id``."""
+        return [{"run_id": run_id, **row} for row in self.rows]
