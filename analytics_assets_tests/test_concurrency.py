@@ -17,9 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from analytics_assets.sandbox import SandboxServer
+from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
+from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
-from analytics_assets_tests.conftest import use_api
+from analytics_assets_tests.conftest import TEST_KEY, query, use_api
+from analytics_assets_tests.expected import expected_rows, select_declared
 
 WRITERS = ("analytics_api_raw", "analytics_api_checks", "analytics_models")
 
@@ -86,3 +88,55 @@ def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
     windows.sort()
     for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
         assert start >= end  # no two warehouse writers ever overlapped
+
+
+def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two instances (so no shared pool), one ANALYTICS_DLT_DIR, both runs mid-extract at once.
+
+    Each run works in a dlt directory of its own: before, each dropped the shared pipeline
+    directory as it started and the other failed with FileNotFoundError or FileExistsError.
+    """
+    config = SandboxConfig(api_key=TEST_KEY, leads=500)
+    with SandboxServer(config) as server:
+        use_api(monkeypatch, server)
+        server.inject("leads", Delay(1.5), page=2, times=2)  # both runs stall in the extract
+        shared_dlt = tmp_path / "shared-dlt"
+        children = []
+        for name in ("a", "b"):
+            home = tmp_path / f"home-{name}"
+            home.mkdir()
+            shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+            env = {
+                **os.environ,
+                "DAGSTER_HOME": str(home),
+                "ANALYTICS_DLT_DIR": str(shared_dlt),
+                "ANALYTICS_DUCKDB_PATH": str(tmp_path / f"{name}.duckdb"),
+            }
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", RUN_SYNC],
+                    cwd=PROJECT_DIR,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+        outputs = [child.communicate(timeout=300)[0] for child in children]
+        stalls = [e.time for e in server.request_log if e.fault == "Delay"]
+
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert len(stalls) == 2 and abs(stalls[0] - stalls[1]) < 1.5  # the extracts overlapped
+    for name in ("a", "b"):
+        for table in TABLES:
+            rows = set(query(tmp_path / f"{name}.duckdb", select_declared(table)))
+            assert rows == expected_rows(server, table)
+    assert list((shared_dlt / "runs").iterdir()) == []  # each run removed its own directory
+
+
+RUN_SYNC = (
+    "import sys; from analytics_assets_tests.conftest import run_sync; "
+    "result = run_sync(); sys.exit(0 if result.success else 1)"
+)

@@ -186,17 +186,22 @@ class ApiSession(requests.Session):
                 raise
             except RequestException as error:
                 if deadline.expired:
-                    raise ResponseDeadlineExceeded(
-                        f"{request.method} {self._redact(url)}: no complete answer within "
-                        f"{self.policy.timeout_s:g} s (ANALYTICS_API_TIMEOUT_S bounds connect, "
-                        "headers and the whole body)",
-                        request=request,
-                    ) from error
+                    raise self._past_deadline(request) from error
                 raise
+            if deadline.expired:  # the socket was shut mid-body: what was read is cut short
+                raise self._past_deadline(request)
         self.limiter.observe(response.headers)
         if 200 <= response.status_code < 300 and not kwargs.get("stream"):
             _parse_json_once(response, self._redact)
         return response
+
+    def _past_deadline(self, request: PreparedRequest) -> ResponseDeadlineExceeded:
+        return ResponseDeadlineExceeded(
+            f"{request.method} {self._redact(request.url or '')}: no complete answer within "
+            f"{self.policy.timeout_s:g} s (ANALYTICS_API_TIMEOUT_S bounds connect, headers "
+            "and the whole body)",
+            request=request,
+        )
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         if state.attempt_number >= self.policy.max_attempts:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+SHORT = 8
+"""A secret shorter than this is masked only as a whole token: masking every ``k`` of a key
+``k`` would garble every message (real API keys are far longer, and masked anywhere)."""
 
 
 class Redactor:
@@ -20,13 +24,18 @@ class Redactor:
         for secret in secrets:
             if secret:
                 forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
-        self._forms = sorted(forms, key=len, reverse=True)  # longest first: no partial masks
+        longest_first = sorted(forms, key=len, reverse=True)  # no partial masks
+        self._anywhere = [form for form in longest_first if len(form) >= SHORT]
+        short = [re.escape(form) for form in longest_first if len(form) < SHORT]
+        self._tokens = (
+            re.compile(rf"(?<![\w.~-])(?:{'|'.join(short)})(?![\w.~-])") if short else None
+        )
 
     def __call__(self, text: str) -> str:
-        for form in self._forms:
+        for form in self._anywhere:
             if form in text:
                 text = text.replace(form, MASK)
-        return text
+        return self._tokens.sub(MASK, text) if self._tokens else text
 
 
 NO_SECRETS = Redactor()

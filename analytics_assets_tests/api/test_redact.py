@@ -1,0 +1,31 @@
+"""Redactor: the key masked as sent and URL-encoded; short keys only as whole tokens."""
+
+import pytest
+
+from analytics_assets.api.redact import Redactor
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Invalid key a/b+c=d-123456", "Invalid key ***"),
+        ("GET /v1/users?api_key=a%2Fb%2Bc%3Dd-123456&page=2", "GET /v1/users?api_key=***&page=2"),
+        ("key=a%2Fb%2Bc%3Dd-123456", "key=***"),
+        ("prefix-a/b+c=d-123456-suffix", "prefix-***-suffix"),  # long keys: masked anywhere
+        ("nothing secret here", "nothing secret here"),
+    ],
+)
+def test_a_long_key_is_masked_wherever_it_appears(text: str, masked: str) -> None:
+    assert Redactor(["a/b+c=d-123456"])(text) == masked
+
+
+def test_a_short_key_is_masked_as_a_token_without_garbling_words() -> None:
+    redact = Redactor(["k"])
+
+    assert redact("check the network; key k is wrong; api_key=k&x=1") == (
+        "check the network; key *** is wrong; api_key=***&x=1"
+    )
+
+
+def test_no_secret_changes_nothing() -> None:
+    assert Redactor([None, ""])("a k b") == "a k b"
