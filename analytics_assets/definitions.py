@@ -10,17 +10,17 @@ from analytics_assets.automation import (
     build_schedules,
     with_freshness,
 )
-from analytics_assets.checks.assets import analytics_api_checks
+from analytics_assets.checks.assets import TABLE_CHECKS
 from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.resource import AnalyticsDltResource
-from analytics_assets.models.assets import analytics_models
+from analytics_assets.models.assets import MODEL_ASSETS
 from analytics_assets.settings import load_automation_settings
 
 automation = load_automation_settings()  # schedules and policies are part of the definitions
 
 defs = dg.Definitions(
-    assets=with_freshness([analytics_api_raw, analytics_models], automation),
-    asset_checks=[analytics_api_checks],
+    assets=with_freshness([analytics_api_raw, *MODEL_ASSETS], automation),
+    asset_checks=TABLE_CHECKS,
     jobs=[analytics_api_sync, analytics_api_full_refresh],
     schedules=build_schedules(automation),
     sensors=[analytics_automation_sensor, analytics_run_failure_sensor],
