@@ -1,11 +1,11 @@
 """Modeled assets: tables built in the warehouse by SQL over the raw analytics_api tables.
 
 Each model is one SELECT in ``sql/<name>.sql``, in SQL that DuckDB and PostgreSQL both run, plus
-one ``Model`` below: the only place its columns are named, typed and described. One multi-asset
-builds them all and shares the raw assets' pool, because DuckDB admits one writing process.
+one ``Model`` below: the only place its columns are named, typed and described. Each model is
+its own asset and op (``analytics_models_<name>``) that waits only for the raw tables it reads
+and their checks. All share the raw assets' pool, because DuckDB admits one writing process.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -13,7 +13,7 @@ import dagster as dg
 
 from analytics_assets.ingest.assets import WAREHOUSE_POOL
 from analytics_assets.ingest.specs import DAGSTER_TYPES, DATASET, OWNERS, raw_asset_key
-from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS, Table
+from analytics_assets.schema import CAMPAIGNS, LEADS, USERS, Table
 from analytics_assets.settings import configured_destination, load_settings
 from analytics_assets.warehouse import Warehouse, open_warehouse
 
@@ -24,6 +24,8 @@ SCHEMA = "analytics_models"
 catalog after it, so with the default ``data/analytics.duckdb`` a bare ``analytics.<name>``
 would be ambiguous in the DuckDB CLI."""
 GROUP = "models"
+OP_PREFIX = "analytics_models"
+"""Each model's op is ``analytics_models_<name>``."""
 KINDS = {"sql"}  # plus the configured destination
 SQL_DIR = files(__package__).joinpath("sql")  # a handle only: files are read at run time
 
@@ -218,10 +220,10 @@ def build_model(warehouse: Warehouse, model: Model, loaded_empty: set[str]) -> i
     return int(rows[0][0]) if rows else 0
 
 
-def _loaded_empty(context: dg.AssetExecutionContext) -> set[str]:
-    """Raw tables whose latest materialization loaded nothing (so dlt created no table)."""
+def _loaded_empty(context: dg.AssetExecutionContext, model: Model) -> set[str]:
+    """Tables the model reads whose latest materialization loaded nothing (so no table exists)."""
     names = set()
-    for table in TABLES:
+    for table in model.reads:
         event = context.instance.get_latest_materialization_event(raw_asset_key(table))
         materialization = event.asset_materialization if event else None
         row_count = materialization.metadata.get("dagster/row_count") if materialization else None
@@ -230,34 +232,49 @@ def _loaded_empty(context: dg.AssetExecutionContext) -> set[str]:
     return names
 
 
-@dg.multi_asset(
-    name="analytics_models",
-    specs=[model_spec(model) for model in MODELS],
-    can_subset=True,
-    pool=WAREHOUSE_POOL,
-)
-def analytics_models(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
-    """Build the selected SQL models in the warehouse from the raw analytics_api tables."""
-    selected = [model for model in MODELS if model.key in context.selected_asset_keys]
-    loaded_empty = _loaded_empty(context)
+def materialize_model(context: dg.AssetExecutionContext, model: Model) -> dg.MaterializeResult:
+    """Build ``model`` in the warehouse; its row count, table name and column docs as metadata."""
+    loaded_empty = _loaded_empty(context, model)
     with open_warehouse(load_settings()) as warehouse:
-        for model in selected:
-            try:
-                row_count = build_model(warehouse, model, loaded_empty)
-            except RawTablesMissing as missing:
-                raise dg.Failure(
-                    description=(
-                        f"{model.table_name} reads tables that were never loaded: materialize "
-                        f"{missing} first."
-                    ),
-                    allow_retries=False,
-                ) from missing
-            context.log.info(f"built {model.table_name}: {row_count:,} rows")
-            yield dg.MaterializeResult(
-                asset_key=model.key,
-                metadata={
-                    "dagster/row_count": dg.MetadataValue.int(row_count),
-                    "dagster/table_name": model.table_name,
-                    "dagster/column_schema": model.column_schema,
-                },
-            )
+        try:
+            row_count = build_model(warehouse, model, loaded_empty)
+        except RawTablesMissing as missing:
+            raise dg.Failure(
+                description=(
+                    f"{model.table_name} reads tables that were never loaded: materialize "
+                    f"{missing} first."
+                ),
+                allow_retries=False,
+            ) from missing
+    context.log.info(f"built {model.table_name}: {row_count:,} rows")
+    return dg.MaterializeResult(
+        asset_key=model.key,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(row_count),
+            "dagster/table_name": model.table_name,
+            "dagster/column_schema": model.column_schema,
+        },
+    )
+
+
+def model_asset(model: Model) -> dg.AssetsDefinition:
+    """The model's own asset and op, ``analytics_models_<name>``, in the warehouse pool.
+
+    One op per model, so that no model waits for tables it does not read: Dagster does not run
+    an op after a step it waits for failed, and a failed blocking check fails its step.
+    """
+
+    @dg.multi_asset(
+        name=f"{OP_PREFIX}_{model.name}",
+        specs=[model_spec(model)],
+        pool=WAREHOUSE_POOL,
+        description=f"Build {model.table_name} from the raw analytics_api tables it reads.",
+    )
+    def _model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return materialize_model(context, model)
+
+    return _model
+
+
+MODEL_ASSETS: tuple[dg.AssetsDefinition, ...] = tuple(model_asset(model) for model in MODELS)
+"""One asset definition per model, in the order of ``MODELS``."""

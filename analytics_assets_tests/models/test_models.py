@@ -7,6 +7,7 @@ edge cases no generated data reaches, written out by hand), never from the wareh
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,21 +16,22 @@ import dagster as dg
 import duckdb
 import pytest
 
-from analytics_assets.ingest.assets import analytics_api_raw
+from analytics_assets.definitions import defs
+from analytics_assets.ingest.assets import WAREHOUSE_POOL, analytics_api_raw
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import (
     CAMPAIGN_PERFORMANCE,
+    MODEL_ASSETS,
     MODEL_KEYS,
     MODELS,
     OWNER_PIPELINE,
     SQL_DIR,
     Model,
-    analytics_models,
 )
-from analytics_assets.sandbox import GENERATED_UNTIL, SandboxConfig, SandboxServer
+from analytics_assets.sandbox import GENERATED_UNTIL, DuplicateRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS
-from analytics_assets_tests.conftest import TEST_KEY, query, step_failure, use_api
+from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
 from analytics_assets_tests.expected import DUCKDB_TYPES
 
 # More users than leads leaves some users without leads; these counts also give users whose
@@ -55,7 +57,7 @@ def small_sandbox() -> Iterator[SandboxServer]:
 def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
     """Materialize the raw assets and the models in process (``selection``: only those keys)."""
     return dg.materialize(
-        [analytics_api_raw, analytics_models],
+        [analytics_api_raw, *MODEL_ASSETS],
         resources={"dlt": AnalyticsDltResource()},
         selection=list(selection) if selection is not None else None,
         raise_on_error=False,
@@ -196,8 +198,17 @@ def model_tables(path: Path) -> set[str]:
 # -- declarations ------------------------------------------------------------------------------
 
 
+def test_each_model_is_its_own_asset_and_op_in_the_warehouse_pool() -> None:
+    assert [asset.keys for asset in MODEL_ASSETS] == [{model.key} for model in MODELS]
+    assert [asset.op.name for asset in MODEL_ASSETS] == [
+        "analytics_models_campaign_performance",
+        "analytics_models_owner_pipeline",
+    ]
+    assert {asset.op.pool for asset in MODEL_ASSETS} == {WAREHOUSE_POOL}
+
+
 def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
-    specs = {spec.key: spec for spec in analytics_models.specs}
+    specs = {spec.key: spec for asset in MODEL_ASSETS for spec in asset.specs}
     assert tuple(specs) == MODEL_KEYS
     assert MODEL_KEYS == (
         dg.AssetKey(["analytics", "campaign_performance"]),
@@ -220,7 +231,6 @@ def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
             (c.name, c.type, c.description) for c in model.columns
         ]
         assert all(c.description and c.type in MODEL_DUCKDB_TYPES for c in columns)
-    assert analytics_models.can_subset
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
@@ -550,3 +560,87 @@ def test_without_raw_tables_the_models_fail_naming_the_raw_assets_to_materialize
     assert not result.success
     assert "materialize analytics_api/users, analytics_api/campaigns first" in step_failure(result)
     assert model_metadata(result) == {}
+
+
+# -- blocking checks -----------------------------------------------------------------------------
+
+
+def _entity_keys_by_node_output() -> dict[tuple[str, str], dg.AssetKey | dg.AssetCheckKey]:
+    """(op name, output name) -> the asset or check key that output stands for, in ``defs``."""
+    return {
+        (definition.node_def.name, output): key
+        for definition in [*defs.assets, *defs.asset_checks]
+        for output, key in definition.entity_keys_by_output_name.items()
+    }
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
+def test_a_model_step_waits_only_for_the_tables_it_reads_and_their_blocking_checks(
+    model: Model,
+) -> None:
+    job = defs.resolve_job_def("analytics_api_sync")
+    node = next(asset.op.name for asset in MODEL_ASSETS if asset.keys == {model.key})
+    keys = _entity_keys_by_node_output()
+
+    upstream = {
+        keys[(output.node_name, output.output_name)]
+        for output in job.graph.dependency_structure.all_upstream_outputs_from_node(node)
+    }
+
+    reads = {raw_asset_key(table) for table in model.reads}
+    blocking = {
+        spec.key
+        for checks in defs.asset_checks
+        for spec in checks.check_specs
+        if spec.blocking and spec.asset_key in reads
+    }
+    assert blocking and {key.asset_key for key in blocking} == reads
+    assert upstream == reads | blocking
+
+
+def _sync_with_a_failed_check(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> dict[dg.AssetKey, dict[str, Any]]:
+    """Run analytics_api_sync, which fails on exactly one blocking check, of table ``failing``;
+    the models it materialized, with their metadata."""
+    use_api(monkeypatch, server)
+    result = run_sync()
+    failed = [
+        (event.asset_key.path[-1], event.check_name)
+        for event in result.get_asset_check_evaluations()
+        if not event.passed and event.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    assert len(failed) == 1 and failed[0][0] == failing, failed
+    assert not result.success
+    return model_metadata(result)
+
+
+def test_a_failed_check_on_leads_blocks_owner_pipeline_only(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(replace(SMALL, defects=("null_owner_id",))) as server:  # leads: not_null
+        users, campaigns = server.records("users"), server.records("campaigns")
+
+        built = _sync_with_a_failed_check(server, monkeypatch, "leads")
+
+    assert set(built) == {CAMPAIGN_PERFORMANCE.key}
+    assert built[CAMPAIGN_PERFORMANCE.key]["dagster/row_count"] == len(campaigns) == 30
+    assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
+        users, campaigns
+    )
+    assert model_tables(warehouse) == {CAMPAIGN_PERFORMANCE.name}
+
+
+def test_a_failed_check_on_campaigns_blocks_campaign_performance_only(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxServer(SMALL) as server:
+        server.inject("campaigns", DuplicateRecord(), page=1)  # fails campaigns: primary_key
+        users, leads = server.records("users"), server.records("leads")
+
+        built = _sync_with_a_failed_check(server, monkeypatch, "campaigns")
+
+    assert set(built) == {OWNER_PIPELINE.key}
+    assert built[OWNER_PIPELINE.key]["dagster/row_count"] == len(users) == 25
+    assert table_rows(warehouse, OWNER_PIPELINE) == expected_owner_pipeline(users, leads)
+    assert model_tables(warehouse) == {OWNER_PIPELINE.name}
