@@ -3,7 +3,8 @@
 Default statuses: the schedules start STOPPED, so a fresh ``make dev`` never calls an API on its
 own (switch them on in the UI, or set ``ANALYTICS_SCHEDULES_RUNNING=1``); the sensors start
 RUNNING, as they call no API: one rebuilds models when their upstreams change, one reports
-failed runs.
+failed runs. Each job's runs carry a maximum run time (``dagster/max_runtime``), which the
+instance's run monitoring enforces.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -22,6 +25,11 @@ from analytics_assets.models.assets import MODEL_KEYS
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import AutomationSettings
 
+if TYPE_CHECKING:  # what dg.define_asset_job returns; dagster exports no public name for it
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
 SYNC_SELECTION = dg.AssetSelection.assets(*(raw_asset_key(table) for table in TABLES), *MODEL_KEYS)
 FULL_REFRESH_CONFIG = {"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}}
@@ -30,21 +38,77 @@ MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
 )
 """Rebuild a model when an upstream raw table changed, unless its blocking checks failed."""
 
-analytics_api_sync = dg.define_asset_job(
-    name="analytics_api_sync",
-    selection=SYNC_SELECTION,
-    description=(
-        "Sync users, leads and campaigns from the API into the warehouse, check them, then "
-        "rebuild the models (a failed blocking check keeps the models from rebuilding)."
-    ),
-)
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+"""Dagster's run tag (seconds): run monitoring ends a run that has been running longer."""
+SYNC_MAX_RUNTIME_VARIABLE = "ANALYTICS_SYNC_MAX_RUNTIME_S"
+FULL_REFRESH_MAX_RUNTIME_VARIABLE = "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S"
 
-analytics_api_full_refresh = dg.define_asset_job(
-    name="analytics_api_full_refresh",
-    selection=SYNC_SELECTION,
-    config=FULL_REFRESH_CONFIG,
-    description="analytics_api_sync, re-reading every lead instead of the changed ones.",
-)
+
+@dataclass(frozen=True)
+class MaxRuntimes:
+    """Maximum run times of the jobs, in seconds."""
+
+    sync_s: int = 2 * 60 * 60
+    """The hourly incremental sync: a page or two of leads per hour, normally minutes."""
+    full_refresh_s: int = 24 * 60 * 60
+    """A full refresh: 10M leads at PersistIq's 100 requests/min take about 17 hours."""
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: int) -> int:
+    """A positive whole number of seconds from ``variable``; ``default`` when unset or empty."""
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{variable} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def load_max_runtimes(environ: Mapping[str, str] | None = None) -> MaxRuntimes:
+    """The jobs' maximum run times from the environment (read when the code location loads).
+
+    Raises:
+        ValueError: a variable is set to something other than a positive whole number, naming it.
+    """
+    environ = os.environ if environ is None else environ
+    defaults = MaxRuntimes()
+    return MaxRuntimes(
+        sync_s=_seconds(environ, SYNC_MAX_RUNTIME_VARIABLE, defaults.sync_s),
+        full_refresh_s=_seconds(
+            environ, FULL_REFRESH_MAX_RUNTIME_VARIABLE, defaults.full_refresh_s
+        ),
+    )
+
+
+def build_jobs(
+    max_runtimes: MaxRuntimes,
+) -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition]:
+    """``analytics_api_sync`` and ``analytics_api_full_refresh``, their runs tagged with their
+    maximum run times."""
+    sync = dg.define_asset_job(
+        name="analytics_api_sync",
+        selection=SYNC_SELECTION,
+        description=(
+            "Sync users, leads and campaigns from the API into the warehouse, check them, then "
+            "rebuild the models (a failed blocking check keeps the models from rebuilding)."
+        ),
+        tags={MAX_RUNTIME_TAG: str(max_runtimes.sync_s)},  # also run tags, for every launch path
+    )
+    full_refresh = dg.define_asset_job(
+        name="analytics_api_full_refresh",
+        selection=SYNC_SELECTION,
+        config=FULL_REFRESH_CONFIG,
+        description="analytics_api_sync, re-reading every lead instead of the changed ones.",
+        tags={MAX_RUNTIME_TAG: str(max_runtimes.full_refresh_s)},
+    )
+    return sync, full_refresh
+
+
+analytics_api_sync, analytics_api_full_refresh = build_jobs(load_max_runtimes())
 
 
 def _schedule_status() -> dg.DefaultScheduleStatus:

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
 
-from analytics_assets.automation import FULL_REFRESH_CONFIG, build_schedules
+from analytics_assets.automation import (
+    FULL_REFRESH_CONFIG,
+    FULL_REFRESH_MAX_RUNTIME_VARIABLE,
+    MAX_RUNTIME_TAG,
+    SYNC_MAX_RUNTIME_VARIABLE,
+    MaxRuntimes,
+    build_jobs,
+    build_schedules,
+    load_max_runtimes,
+)
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.assets import WAREHOUSE_POOL, analytics_api_raw
 from analytics_assets.ingest.specs import raw_asset_key
@@ -98,6 +112,168 @@ def test_the_instance_config_limits_the_warehouse_pool_and_retries_runs() -> Non
     # ingest, the checks' ops, one op per model
     assert len(job.graph.nodes) == 1 + len(defs.asset_checks) + len(MODEL_KEYS)
     assert pools == {WAREHOUSE_POOL}
+
+
+# -- maximum run times and run monitoring --------------------------------------------------------
+
+JOBS = ("analytics_api_sync", "analytics_api_full_refresh")
+
+
+def _max_runtime_tags(job_defs: dg.Definitions) -> dict[str, str | None]:
+    return {name: job_defs.resolve_job_def(name).run_tags.get(MAX_RUNTIME_TAG) for name in JOBS}
+
+
+def test_the_jobs_carry_their_max_runtime_as_a_run_tag() -> None:
+    assert _max_runtime_tags(defs) == {
+        "analytics_api_sync": "7200",
+        "analytics_api_full_refresh": "86400",
+    }
+    # also job tags: launches from the UI or the CLI take a run's tags from the job's tags
+    assert {name: defs.resolve_job_def(name).tags.get(MAX_RUNTIME_TAG) for name in JOBS} == (
+        _max_runtime_tags(defs)
+    )
+
+
+def test_max_runtimes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SYNC_MAX_RUNTIME_VARIABLE, "600")
+    monkeypatch.setenv(FULL_REFRESH_MAX_RUNTIME_VARIABLE, " 172800 ")
+
+    runtimes = load_max_runtimes()
+
+    assert runtimes == MaxRuntimes(sync_s=600, full_refresh_s=172800)
+    custom = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=list(build_jobs(runtimes)),
+        resources=defs.resources,
+    )
+    assert _max_runtime_tags(custom) == {
+        "analytics_api_sync": "600",
+        "analytics_api_full_refresh": "172800",
+    }
+
+
+def test_max_runtimes_default_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SYNC_MAX_RUNTIME_VARIABLE, raising=False)
+    monkeypatch.setenv(FULL_REFRESH_MAX_RUNTIME_VARIABLE, "")
+
+    assert load_max_runtimes() == MaxRuntimes(sync_s=7200, full_refresh_s=86400)
+
+
+@pytest.mark.parametrize("value", ["2h", "1.5", "0", "-60"])
+@pytest.mark.parametrize("variable", [SYNC_MAX_RUNTIME_VARIABLE, FULL_REFRESH_MAX_RUNTIME_VARIABLE])
+def test_an_invalid_max_runtime_fails_naming_the_variable(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValueError, match=variable):
+        load_max_runtimes()
+
+
+@pytest.mark.parametrize("path", ["dagster.yaml", "deploy/dagster.yaml"])
+def test_the_instance_configs_enable_run_monitoring(path: str) -> None:
+    config = yaml.safe_load((PROJECT_DIR / path).read_text())
+    monitoring = config["run_monitoring"]
+    assert monitoring == {
+        "enabled": True,
+        "poll_interval_seconds": 60,
+        "max_runtime_seconds": 86400,  # for runs without the tag, e.g. "Materialize" in the UI
+        "free_slots_after_run_end_seconds": 60,
+    }
+    validated = {key: value for key, value in config.items() if key != "storage"}
+
+    with dg.instance_for_test(overrides=validated) as instance:  # Dagster validates every key
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_max_runtime_seconds == 86400
+        assert instance.run_monitoring_poll_interval_seconds == 60
+
+
+def test_dagster_rejects_an_unknown_run_monitoring_key() -> None:
+    # what keeps the test above honest: a misspelt key fails the instance, it is not ignored
+    overrides = {"run_monitoring": {"enabled": True, "max_runtime": 60}}
+
+    with pytest.raises(dg.DagsterInvalidConfigError, match="max_runtime"):
+        with dg.instance_for_test(overrides=overrides):
+            pass
+
+
+STUCK_LOCATION = """
+import time
+
+import dagster as dg
+
+
+@dg.asset(pool={pool!r})
+def stuck(context: dg.AssetExecutionContext) -> None:
+    context.log.info("stuck until run monitoring ends the run")
+    deadline = time.monotonic() + 120  # never outlives the test by much
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+stuck_job = dg.define_asset_job("stuck_job", selection=[stuck], tags={{{tag!r}: "3"}})
+defs = dg.Definitions(assets=[stuck], jobs=[stuck_job])
+"""
+"""A test-only code location: a job tagged like ours whose one step, in the warehouse pool,
+never finishes by itself."""
+
+
+def test_run_monitoring_ends_a_run_that_outlives_its_max_runtime(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = yaml.safe_load((PROJECT_DIR / "dagster.yaml").read_text())
+    config["run_monitoring"]["poll_interval_seconds"] = 1  # 60 in the file
+    config["run_retries"] = {"enabled": False}  # a retry would start the stuck run again
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    location = STUCK_LOCATION.format(pool=WAREHOUSE_POOL, tag=MAX_RUNTIME_TAG)
+    (tmp_path / "stuck.py").write_text(location)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    bin_dir = Path(sys.executable).parent
+    daemon_log = tmp_path / "daemon.log"
+
+    with dg.DagsterInstance.from_config(str(home)) as instance, daemon_log.open("w") as log:
+        daemon = subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-f", "stuck.py"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            launched = subprocess.run(  # queued; the daemon launches it
+                [str(bin_dir / "dagster"), "job", "launch", "-f", "stuck.py", "-j", "stuck_job"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert launched.returncode == 0, launched.stdout + launched.stderr
+            (run,) = instance.get_runs()
+            assert run.tags[MAX_RUNTIME_TAG] == "3"
+            deadline = time.monotonic() + 120
+            while not run.is_finished:
+                assert time.monotonic() < deadline, daemon_log.read_text()[-3000:]
+                time.sleep(0.5)
+                run = instance.get_run_by_id(run.run_id) or run
+        finally:
+            daemon.terminate()
+            try:
+                daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+
+        record = instance.get_run_record_by_id(run.run_id)
+        messages = [entry.message for entry in instance.all_logs(run.run_id)]
+        slots = instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots
+
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    assert "Exceeded maximum runtime of 3 seconds." in messages
+    assert record is not None and record.start_time and record.end_time
+    assert record.end_time - record.start_time >= 3
+    assert slots == []  # the pool is free for the next run
 
 
 def _raw_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
