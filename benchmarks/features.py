@@ -14,7 +14,7 @@ from typing import Any
 FEATURES: tuple[str, ...] = (
     "uncompressed",  # dlt writes extracted files without gzip
     "compiled_selector",  # the data selector is parsed once, not per page
-    "fast_http",  # orjson, proxy settings read once per host
+    "fast_http",  # orjson (proxy settings read once per host: dropped with dlt's private names)
     "arrow",  # pages matching the schema go to dlt as Arrow tables
 )
 """In the order they were applied; the ablation enables them cumulatively."""
@@ -38,14 +38,13 @@ def _compiled_selector() -> None:
 
 
 def _fast_http() -> None:
-    from dlt.sources.helpers.requests.session import Session
+    import json
+    from types import SimpleNamespace
 
     from analytics_assets.api import http
 
-    http.orjson = None
-    http.EnvironmentOnceSession.merge_environment_settings = (  # type: ignore[method-assign]
-        Session.merge_environment_settings
-    )
+    # the standard library's parser where orjson parsed each page
+    http.orjson = SimpleNamespace(loads=json.loads, JSONDecodeError=ValueError)  # type: ignore
 
 
 def _arrow() -> None:
