@@ -148,7 +148,7 @@ analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
 
 
 def alert_payload(context: dg.RunFailureSensorContext) -> dict[str, object]:
-    """The JSON an alert webhook receives for a failed run."""
+    """The JSON an alert webhook receives for a failed run: which steps failed, and why."""
     run = context.dagster_run
     return {
         "event": "dagster_run_failure",
@@ -158,7 +158,21 @@ def alert_payload(context: dg.RunFailureSensorContext) -> dict[str, object]:
         "failed_steps": sorted(
             event.step_key for event in context.get_step_failure_events() if event.step_key
         ),
+        "errors": {
+            event.step_key: _failure_text(event)
+            for event in context.get_step_failure_events()
+            if event.step_key
+        },
     }
+
+
+def _failure_text(event: dg.DagsterEvent) -> str:
+    """What a failed step says: its Failure's description (the key already masked), or the
+    error's message."""
+    data = event.step_failure_data
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    return data.error.message.strip() if data.error else ""
 
 
 @dg.run_failure_sensor(

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+DAY_S = 86_400.0
 """Relative paths in settings resolve against the project directory, not the caller's cwd."""
 
 DEFAULT_DESTINATION = "duckdb"
@@ -101,26 +102,49 @@ def _whole(env: Mapping[str, str], name: str, default: int, least: int) -> int:
     return int(number)
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive(env: Mapping[str, str], name: str, default: float, most: float = DAY_S) -> float:
     number = _number(env, name, default)
+    if not number or number > most:
+        raise SettingsError(
+            f"{name} must be more than 0 and at most {most:g}, got {env.get(name)!r}"
+        )
+    return number
+
+
+def _rate(env: Mapping[str, str]) -> float | None:
+    """ANALYTICS_API_REQUESTS_PER_MINUTE: unset or 0 (no cap), else at least 1 a minute."""
+    name = "ANALYTICS_API_REQUESTS_PER_MINUTE"
+    number = _number(env, name, None)
     if not number:
-        raise SettingsError(f"{name} must be more than 0, got {env.get(name)!r}")
+        return None
+    if number < 1:
+        raise SettingsError(f"{name} must be at least 1 (or unset for no cap), got {env[name]!r}")
     return number
 
 
 def _base_url(env: Mapping[str, str]) -> str:
     value = (env.get("ANALYTICS_API_BASE_URL") or SEED_BASE_URL).strip()
-    split = urlsplit(value)
-    try:
-        port_ok = split.port is None or 0 < split.port
-    except ValueError:  # a port that is not a number
-        port_ok = False
-    if split.scheme not in ("http", "https") or not split.hostname or not port_ok:
+    if not _is_http_url(value):
         raise SettingsError(
             "ANALYTICS_API_BASE_URL must be an http(s) URL with a host, like "
             f"https://api.persistiq.com/v1/, got {value!r}"
         )
     return value
+
+
+def _is_http_url(value: str) -> bool:
+    """An http(s) URL with a host, as urllib3 will parse it (no spaces or control characters)."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        return False
+    try:
+        split, parsed = urlsplit(value), parse_url(value)
+        port_ok = split.port is None or 0 < split.port
+    except (ValueError, LocationParseError):  # a bad IPv6 literal or port, an invalid host
+        return False
+    return split.scheme in ("http", "https") and bool(split.hostname and parsed.host) and port_ok
 
 
 @dataclass(frozen=True)
@@ -169,7 +193,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backoff_factor=_number(env, "ANALYTICS_API_BACKOFF_FACTOR", 2.0) or 0.0,
         timeout_s=_positive(env, "ANALYTICS_API_TIMEOUT_S", defaults.timeout_s),
         max_wait_s=_positive(env, "ANALYTICS_API_MAX_WAIT_S", defaults.max_wait_s),
-        requests_per_minute=_number(env, "ANALYTICS_API_REQUESTS_PER_MINUTE", None) or None,
+        requests_per_minute=_rate(env),
         leads_overlap_s=_number(env, "ANALYTICS_LEADS_OVERLAP_S", 300.0) or 0.0,
         duckdb_lock_wait_s=_number(env, "ANALYTICS_DUCKDB_LOCK_WAIT_S", 30.0) or 0.0,
     )

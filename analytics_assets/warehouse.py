@@ -17,7 +17,7 @@ from dlt.destinations.sql_client import SqlClientBase
 
 from analytics_assets.exceptions import exception_chain
 from analytics_assets.schema import FieldType
-from analytics_assets.settings import Settings
+from analytics_assets.settings import Settings, SettingsError
 
 STANDARD_TYPES: dict[FieldType, str] = {
     "string": "VARCHAR",
@@ -160,6 +160,7 @@ def wait_for_duckdb_file(
 
     Raises:
         WarehouseInUseError: still held after ``timeout_s``, naming the file and its holder.
+        SettingsError: the path is not a DuckDB database at all (a directory, another file).
     """
     import duckdb  # not at import time: the code location loads without it
 
@@ -170,8 +171,12 @@ def wait_for_duckdb_file(
             return
         except duckdb.Error as error:
             conflict = describe_lock_conflict(error)
-            if conflict is None:
-                return  # not another process's lock: the real open reports what it is
+            if conflict is None:  # not another process's lock: no wait will help
+                raise SettingsError(
+                    f"ANALYTICS_DUCKDB_PATH: {path} cannot be opened as a DuckDB database "
+                    f"({type(error).__name__}: {str(error).splitlines()[0]}); point it at a "
+                    "DuckDB file or at a path that does not exist yet"
+                ) from None
             if time.monotonic() >= deadline:
                 raise WarehouseInUseError(
                     f"{conflict} (waited {timeout_s:g} s; ANALYTICS_DUCKDB_LOCK_WAIT_S)"

@@ -371,4 +371,7 @@ def test_the_failure_sensor_posts_a_json_alert(
     assert alert["event"] == "dagster_run_failure"
     assert (alert["run_id"], alert["job_name"]) == (failed.run_id, "analytics_api_sync")
     assert alert["failed_steps"] == ["analytics_api_raw"]
+    assert alert["errors"]["analytics_api_raw"].startswith(
+        f"users: GET {sandbox.base_url}users answered 401 (unauthorized: "
+    )
     assert TEST_KEY not in json.dumps(alert) and "wrong-key" not in json.dumps(alert)

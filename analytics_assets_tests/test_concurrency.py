@@ -17,13 +17,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from analytics_assets.definitions import defs
 from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets_tests.conftest import TEST_KEY, query, use_api
 from analytics_assets_tests.expected import expected_rows, select_declared
 
-WRITERS = ("analytics_api_raw", "analytics_api_checks", "analytics_models")
+WRITERS = tuple(node.name for node in defs.resolve_job_def("analytics_api_sync").graph.nodes)
+"""Every step of the sync writes or reads the warehouse: the raw step, the check steps of each
+table and the model steps, all in the analytics_warehouse pool."""
 
 
 def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:

@@ -33,7 +33,7 @@ ARROW_TYPES: dict[FieldType, pa.DataType] = {
     "boolean": pa.bool_(),
     "integer": pa.int64(),
 }
-ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError)
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError, TypeError)
 BATCH_ROWS = 10_000
 """Rows per Arrow table handed to dlt: dlt recomputes the table schema for every Arrow item
 (about 12 ms), so single pages of 100 rows would cost more than they save."""

@@ -24,6 +24,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+MAX_SLEEP_S = 60.0
+"""The watchdog wakes at least this often (and never asks for a wait the OS cannot do)."""
+
 
 @dataclass
 class Deadline:
@@ -45,12 +48,20 @@ class Watchdog:
 
     @contextmanager
     def bound(self, seconds: float) -> Iterator[Deadline]:
-        """The calling thread's request must complete within ``seconds``."""
-        deadline = Deadline(time.monotonic() + seconds)
+        """The calling thread's request must complete within ``seconds``.
+
+        Nested in another bound of the same thread (requests follows a redirect by sending
+        again from inside the first send), the outer deadline stands: redirects do not extend it.
+        """
+        thread = threading.get_ident()
+        outer = self._active.get(thread)
+        if outer is not None:
+            yield outer
+            return
+        deadline = Deadline(time.monotonic() + seconds, thread=thread)
         with self._cond:
-            outer = self._active.get(deadline.thread)  # a redirect's request inside another
-            self._active[deadline.thread] = deadline
-            if self._thread is None:
+            self._active[thread] = deadline
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._watch, name="api-deadline-watchdog", daemon=True
                 )
@@ -60,10 +71,7 @@ class Watchdog:
             yield deadline
         finally:
             with self._cond:
-                if outer is not None:
-                    self._active[deadline.thread] = outer
-                else:
-                    self._active.pop(deadline.thread, None)
+                self._active.pop(thread, None)
 
     def attach(self, connection: HTTPConnection) -> None:
         """Called by a connection as a request starts on it, in the requesting thread."""
@@ -80,7 +88,8 @@ class Watchdog:
                         deadline.expired = True
                         _abort(deadline.connection)
                 pending = [d.at for d in self._active.values() if not d.expired]
-                self._cond.wait(timeout=max(0.0, min(pending) - now) if pending else None)
+                wait = min(pending) - now if pending else MAX_SLEEP_S
+                self._cond.wait(timeout=min(max(0.0, wait), MAX_SLEEP_S))
 
 
 def _abort(connection: HTTPConnection | None) -> None:

@@ -12,13 +12,18 @@
    to another host, port or scheme) is refused before it leaves;
 5. every attempt passes the run's shared ``RateLimiter``, and reports the budget headers to it;
 6. a 2xx body is parsed once (dlt's data selector and the paginator both read it) with orjson,
-   requests' own parser for what orjson refuses (non-UTF-8, NaN) and for bodies with integers of
-   19 digits or more, which orjson would turn into floats (silently rounding them).
+   requests' own parser for what orjson refuses (e.g. bodies that are not UTF-8) and for bodies
+   with integers of 19 digits or more, which orjson would turn into floats (silently rounding).
+
+Redirects (requests follows them by calling ``send`` again from inside ``send``) are single hops
+inside the first request's attempt: the origin rule and the limiter apply to each hop, the
+deadline and the retries are the first request's, and at most ``MAX_REDIRECTS`` are followed.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +51,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """The seed's list; 501 and 505+ are not transient."""
 TRANSIENT_ERRORS = (ConnectionError, Timeout, ChunkedEncodingError, InvalidBody)
 """Failures without a usable answer that another attempt may not meet."""
+MAX_REDIRECTS = 5
 
 DIGITS_ONLY = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
 """Maps every digit to ``0`` and all else to a space: 19 digits in a row become ``0`` × 19."""
@@ -89,7 +95,7 @@ def server_wait(response: Response, now: float) -> tuple[float, str] | None:
 
 
 def _retry_after_seconds(value: str, now: float) -> float | None:
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
@@ -143,12 +149,18 @@ class ApiSession(requests.Session):
         self._redact = redact
         self._clock = clock
         self._sleep = sleep
+        self._sending = threading.local()  # set while an attempt runs in this thread
+        self.max_redirects = MAX_REDIRECTS
         adapter = DeadlineAdapter()
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         """Send ``request`` with the retry rule, the deadline, the limiter and the origin rule."""
+        if getattr(self._sending, "active", False):  # a redirect's hop, inside an attempt
+            self._check_origin(request)
+            self.limiter.acquire()
+            return super().send(request, **kwargs)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.policy.timeout_s  # per socket read; the deadline bounds all
         retrying = tenacity.Retrying(
@@ -164,7 +176,7 @@ class ApiSession(requests.Session):
         )
         return retrying(self._attempt, request, **kwargs)
 
-    def _attempt(self, request: PreparedRequest, **kwargs: Any) -> Response:
+    def _check_origin(self, request: PreparedRequest) -> None:
         url = request.url or ""
         if origin(url) != self.origin:
             raise ForeignOriginError(
@@ -173,8 +185,12 @@ class ApiSession(requests.Session):
                 "goes nowhere else. A next_page or redirect of the API pointed there; if the API "
                 "moved (e.g. to https), change ANALYTICS_API_BASE_URL"
             )
+
+    def _attempt(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        self._check_origin(request)
         self.limiter.acquire()
         with WATCHDOG.bound(self.policy.timeout_s) as deadline:
+            self._sending.active = True
             try:
                 response = super().send(request, **kwargs)
                 if not kwargs.get("stream"):
@@ -188,6 +204,8 @@ class ApiSession(requests.Session):
                 if deadline.expired:
                     raise self._past_deadline(request) from error
                 raise
+            finally:
+                self._sending.active = False
             if deadline.expired:  # the socket was shut mid-body: what was read is cut short
                 raise self._past_deadline(request)
         self.limiter.observe(response.headers)
@@ -260,7 +278,7 @@ def _parse_json_once(response: Response, redact: Redactor) -> None:
     except orjson.JSONDecodeError:
         try:
             parsed = requests.Response.json(response)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
             raise InvalidBody(
                 f"GET {redact(response.url)} answered {response.status_code} with a body that "
                 f"is not valid JSON ({len(response.content)} bytes"

@@ -111,15 +111,25 @@ class NextPagePaginator(BaseReferencePaginator):
                 "later page had records: that page's records are missing; run the sync again"
             )
         reference = envelope.get(self.cursor_path)
-        has_more = envelope.get(self.has_more_path)
-        if has_more is True and reference in (None, ""):
+        has_more = more_flag(envelope.get(self.has_more_path), self.has_more_path, url)
+        if has_more is False:
+            self._next_reference = None
+            self._check_ids(url)
+            return
+        if reference is not None and not isinstance(reference, str):
             raise ApiResponseError(
-                f"GET {url} answered has_more true but next_page {reference!r}: the API says "
-                "there is more and gives no way to read it, so the read cannot be complete; "
-                "nothing was loaded. Run the sync again later; if it persists, report it to the "
-                "API's provider"
+                f"GET {url} answered next_page {self.redact(repr(reference))}, neither a URL nor "
+                "a token, so the rest of the read cannot be found; nothing was loaded. Report it "
+                "to the API's provider"
             )
-        if not reference or has_more is False:
+        if not reference:
+            if has_more:
+                raise ApiResponseError(
+                    f"GET {url} answered has_more true but next_page {reference!r}: the API says "
+                    "there is more and gives no way to read it, so the read cannot be complete; "
+                    "nothing was loaded. Run the sync again later; if it persists, report it to "
+                    "the API's provider"
+                )
             self._next_reference = None
             self._check_ids(url)
             return
@@ -195,8 +205,13 @@ class NextPagePaginator(BaseReferencePaginator):
         reference = self._next_reference or ""
         split = urlsplit(reference)
         if split.scheme and split.netloc:
-            # A URL: its own query wins, the first request's filters fill the rest.
-            own = dict(parse_qsl(split.query, keep_blank_values=True))
+            # A URL: its own query wins, the first request's filters fill the rest. A parameter
+            # carrying the key is dropped: the key goes in its header, and a URL reaches logs.
+            own = {
+                name: value
+                for name, value in parse_qsl(split.query, keep_blank_values=True)
+                if self.redact(value) == value
+            }
             request.url = urlunsplit(split._replace(query=""))
             request.params = {**self._first_params, **own}
         else:
@@ -204,6 +219,20 @@ class NextPagePaginator(BaseReferencePaginator):
 
     def __str__(self) -> str:
         return f"{super().__str__()}: next_page of {self.records_key}"
+
+
+def more_flag(value: Any, name: str, url: str) -> bool | None:
+    """``has_more`` as a boolean; None when absent. ``"true"``/``1`` count; other values fail."""
+    if value is None or isinstance(value, bool):
+        return value
+    if value in (1, "1", "true", "True"):
+        return True
+    if value in (0, "0", "false", "False"):
+        return False
+    raise ApiResponseError(
+        f"GET {url} answered {name} {value!r}, not a boolean, so the read cannot be known "
+        "complete; nothing was loaded. Report it to the API's provider"
+    )
 
 
 def _absolute(reference: str, page_url: str) -> str:

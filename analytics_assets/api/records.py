@@ -24,6 +24,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
 from analytics_assets.api.redact import Redactor
@@ -53,6 +55,7 @@ REJECTED_COLUMNS: dict[str, TColumnSchema] = {
 }
 
 _JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+_NAMING = NamingConvention()  # dlt's default: how dlt will name a key's column
 
 
 def _json_type(value: Any) -> str:
@@ -75,10 +78,34 @@ def shape_problem(record: Any, table: Table) -> str | None:
         return f"{table.primary_key} is {state}"
     if isinstance(key, dict | list | bool):
         return f"{table.primary_key} is {_json_type(key)}, not a string"
-    return _fields_problem(record, table.fields, ()) or _oversized_integer(record, ())
+    return _fields_problem(record, table.fields, ()) or _unwritable(record)
+
+
+def _unwritable(record: dict[str, Any]) -> str | None:
+    """What no writer takes: integers beyond 64 bits, lone surrogates, absurd nesting."""
+    try:
+        orjson.dumps(record)  # refuses exactly these, in C: ~1 µs a record
+    except TypeError as error:
+        return _oversized_integer(record, ()) or f"it cannot be written as JSON ({error})"
+    return None
+
+
+def _colliding_key(values: dict[str, Any], fields: tuple[Field, ...], path: tuple) -> str | None:
+    """A key dlt would name like a declared field (``ID`` -> ``id``) but spelt otherwise."""
+    declared = {field.name for field in fields}
+    for key in values:
+        if key not in declared and isinstance(key, str):
+            column = _NAMING.normalize_identifier(key)
+            if column in declared:
+                name = ".".join((*path, key))
+                return f"{name} would load into the declared column {column!r} as well"
+    return None
 
 
 def _fields_problem(values: dict[str, Any], fields: tuple[Field, ...], path: tuple) -> str | None:
+    collision = _colliding_key(values, fields, path)
+    if collision:
+        return collision
     for field in fields:
         value = values.get(field.name)
         name = ".".join((*path, field.name))
@@ -126,16 +153,29 @@ def rejected_row(
 ) -> dict[str, Any]:
     """A row of ``rejected_records`` for ``record`` (the key masked in every text)."""
     key = record.get(table.primary_key) if isinstance(record, dict) else None
+    record_id = None if key is None or isinstance(key, dict | list) else _text(redact(str(key)))
     return {
         "resource": table.name,
-        "page_url": redact(page_url),
+        "page_url": _text(redact(page_url)),
         "page": page,
         "position": position,
-        "record_id": None if key is None or isinstance(key, dict | list) else redact(str(key)),
-        "reason": redact(reason),
-        "raw_json": redact(json.dumps(record, ensure_ascii=False, default=str)[:MAX_RAW_JSON]),
+        "record_id": record_id,
+        "reason": _text(redact(reason)),
+        "raw_json": _text(redact(_json(record)[:MAX_RAW_JSON])),
         "rejected_at": datetime.now(UTC),
     }
+
+
+def _json(record: Any) -> str:
+    try:
+        return json.dumps(record, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # too deep for the standard library's encoder
+        return repr(record)
+
+
+def _text(value: str) -> str:
+    """``value`` as storable text: a lone surrogate becomes its ``\\udxxx`` escape."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class RejectedRecords:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,29 +72,46 @@ def warehouse_destination(settings: Settings) -> TDestinationReferenceArg:
     return settings.destination
 
 
+STALE_WORKDIR_S = 2 * 86_400.0
+"""A working directory untouched this long belongs to a process that died (``kill -9``): no
+run lives longer than the longest max runtime (24 h)."""
+
+
 @contextmanager
 def private_workdir(settings: Settings, name: str | None = None) -> Iterator[Path]:
-    """A dlt working directory of this run's (``name``) or this session's own, removed after."""
-    path = settings.dlt_dir / "runs" / (name or f"session-{uuid.uuid4().hex}")
+    """A dlt working directory of this run's (``name``) or this session's own, removed after;
+    those that killed processes left behind are removed too."""
+    runs = settings.dlt_dir / "runs"
+    path = runs / (name or f"session-{uuid.uuid4().hex}")
     _writable_dir(path, "ANALYTICS_DLT_DIR")
+    _remove_stale(runs, keep=path)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _remove_stale(runs: Path, keep: Path) -> None:
+    now = time.time()
+    for workdir in runs.iterdir():
+        try:
+            stale = workdir != keep and now - workdir.stat().st_mtime > STALE_WORKDIR_S
+        except OSError:
+            continue  # removed meanwhile by its own run
+        if stale:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def analytics_pipeline(settings: Settings, workdir: Path) -> dlt.Pipeline:
     """A fresh dlt pipeline working in ``workdir`` (see ``private_workdir``), loading the
     configured warehouse.
 
-    Never ``~/.dlt`` or ``/var/dlt``, and dlt's anonymous telemetry is off: nothing leaves the
-    machine.
+    Never ``~/.dlt`` or ``/var/dlt`` (dlt's telemetry is off: see ``analytics_assets/__init__``).
 
     Raises:
         SettingsError: the destination is unknown or its configuration is incomplete (e.g. a
             PostgreSQL DSN without a password, which dlt requires), before any API request.
     """
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     os.environ.setdefault("DLT_DATA_DIR", str(settings.dlt_dir))
     configure_dlt()
     try:

@@ -9,11 +9,13 @@ from email.utils import formatdate
 import pytest
 import requests
 
+from analytics_assets.api.deadline import WATCHDOG
 from analytics_assets.api.errors import ForeignOriginError, ResponseDeadlineExceeded, WaitTooLong
-from analytics_assets.api.http import ApiSession, HttpPolicy, origin, server_wait
+from analytics_assets.api.http import MAX_REDIRECTS, ApiSession, HttpPolicy, origin, server_wait
 from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.sandbox import (
     InvalidJson,
+    Redirect,
     SandboxConfig,
     SandboxServer,
     Status,
@@ -148,6 +150,7 @@ def test_a_wait_beyond_the_cap_raises_at_once(server: SandboxServer) -> None:
         ({"X-RateLimit-Reset": "1800000030000"}, 429, (30.0, "X-RateLimit-Reset: 1800000030000")),
         ({"X-RateLimit-Reset": "1800000030"}, 503, None),  # the reset only explains a 429
         ({"Retry-After": "soon"}, 503, None),
+        ({"Retry-After": "\u00b2"}, 503, None),  # a Unicode digit float() refuses
     ],
 )
 def test_server_wait_reads_the_headers(
@@ -158,3 +161,39 @@ def test_server_wait_reads_the_headers(
     response.headers.update(headers)
 
     assert server_wait(response, now=1_800_000_000.0) == expected
+
+
+def test_redirects_share_the_first_requests_deadline(server: SandboxServer) -> None:
+    """requests follows a redirect by sending again from inside send: no hop gets a fresh one."""
+    again = Redirect(server.base_url + "users")
+    for fault in (again, again, again, Trickle(0.05)):  # three hops, then a body that trickles
+        server.inject("users", fault, page=1)
+    session = _session(server, timeout_s=1.0)
+
+    response = session.get(server.base_url + "users")
+
+    assert response.status_code == 200
+    log = server.request_log
+    assert [e.fault for e in log] == ["Redirect"] * 3 + ["Trickle", None]
+    # the first attempt ended one deadline after it started, whatever its hops did
+    assert log[4].time - log[0].time == pytest.approx(1.0, abs=0.4)
+
+
+def test_too_many_redirects_end_the_request(server: SandboxServer) -> None:
+    server.inject("users", Redirect(server.base_url + "users"), page=1, times=100)
+
+    with pytest.raises(requests.TooManyRedirects):
+        _session(server).get(server.base_url + "users")
+
+    assert len(server.request_log) == MAX_REDIRECTS + 1
+
+
+def test_the_watchdog_outlives_a_deadline_beyond_what_the_os_can_wait(
+    server: SandboxServer,
+) -> None:
+    with WATCHDOG.bound(1e12):
+        _session(server).get(server.base_url + "users")
+    server.inject("users", Trickle(0.05), page=1, times=3)
+
+    with pytest.raises(ResponseDeadlineExceeded):
+        _session(server, timeout_s=0.3).get(server.base_url + "users")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 
 import pytest
+import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.rest_api import rest_api_source
 
-from analytics_assets.api.paginator import NextPagePaginator
-from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.api.errors import ApiResponseError
+from analytics_assets.api.paginator import NextPagePaginator, more_flag
+from analytics_assets.api.redact import Redactor
+from analytics_assets.sandbox import HasMoreWithoutNextPage, SandboxConfig, SandboxServer
 from analytics_assets_tests.conftest import TEST_KEY
 
 
@@ -93,3 +98,50 @@ def test_the_seed_config_taken_literally_stops_after_page_one(sandbox: SandboxSe
     )
 
     assert len(list(source.resources["leads"])) == 100
+
+
+@pytest.mark.parametrize("next_page", [None, "", False, 0, []], ids=repr)
+def test_has_more_without_a_usable_next_page_is_an_error_not_an_end(
+    sandbox: SandboxServer, next_page: object
+) -> None:
+    sandbox.clear_faults()
+    sandbox.inject("leads", HasMoreWithoutNextPage(next_page), page=1)  # type: ignore[arg-type]
+    pages = _client(sandbox, NextPagePaginator("leads")).paginate("leads", data_selector="leads")
+
+    with pytest.raises(ApiResponseError, match="leads answered (has_more true but )?next_page"):
+        _ids(pages)
+
+
+@pytest.mark.parametrize(
+    ("value", "flag"),
+    [(True, True), (False, False), (None, None), ("true", True), (1, True), ("0", False)],
+)
+def test_has_more_is_read_as_a_boolean(value: object, flag: bool | None) -> None:
+    assert more_flag(value, "has_more", "u") is flag
+
+
+@pytest.mark.parametrize("value", ["yes", 2, [], {}])
+def test_has_more_that_is_no_boolean_fails(value: object) -> None:
+    with pytest.raises(ApiResponseError, match="answered has_more .* not a boolean"):
+        more_flag(value, "has_more", "u")
+
+
+def _response(url: str, body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response.url, response.raw = 200, url, io.BytesIO(body)
+    return response
+
+
+def test_a_next_page_carrying_the_key_in_its_query_is_followed_without_it() -> None:
+    paginator = NextPagePaginator("leads", redact=Redactor([TEST_KEY]))
+    base = "http://127.0.0.1:9/v1/leads"
+    body = json.dumps(
+        {"has_more": True, "next_page": f"{base}?page=2&api_key={TEST_KEY}", "leads": [{"id": "a"}]}
+    )
+    paginator.init_request(requests.Request("GET", base, params={"updated_after": "x"}))
+    paginator.update_state(_response(base, body.encode()), [{"id": "a"}])
+    request = requests.Request("GET", base)
+
+    paginator.update_request(request)
+
+    assert (request.url, request.params) == (base, {"updated_after": "x", "page": "2"})

@@ -16,6 +16,11 @@ from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_fail
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 PAGE, POSITION = 2, 7
+DEEP: list = []
+_level = DEEP
+for _ in range(300):  # deeper than any writer nests (orjson's limit is 255)
+    _level.append([])
+    _level = _level[0]
 BAD = {
     "missing_id": (PatchRecord(POSITION, ("id",), remove=True), "id is missing", False),
     "null_id": (PatchRecord(POSITION, ("id",), None), "id is null", False),
@@ -42,6 +47,21 @@ BAD = {
     "null_required_object": (
         PatchRecord(POSITION, ("data",), None),
         "data is null or missing; declared a non-nullable object",
+        True,
+    ),
+    "lone_surrogate": (
+        PatchRecord(POSITION, ("status",), "\ud800"),
+        "it cannot be written as JSON (str is not valid UTF-8: surrogates not allowed)",
+        True,
+    ),
+    "key_colliding_with_a_column": (
+        PatchRecord(POSITION, ("ID",), None),  # dlt names "ID" id: a null into the key
+        "ID would load into the declared column 'id' as well",
+        True,
+    ),
+    "nested_too_deep": (
+        PatchRecord(POSITION, ("data", "deep"), DEEP),
+        "it cannot be written as JSON (Recursion limit reached)",
         True,
     ),
     "undeclared_huge_integer": (
@@ -82,6 +102,11 @@ def _served_json(server: SandboxServer, fault: Any) -> Any:
     return record
 
 
+def _stored(text: str) -> str:
+    """How text is kept: a lone surrogate (no database takes one) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @pytest.mark.parametrize("kind", BAD)
 def test_a_bad_lead_is_set_aside_and_everything_else_loads(
     server: SandboxServer, warehouse: Path, kind: str
@@ -117,7 +142,7 @@ def test_a_bad_lead_is_set_aside_and_everything_else_loads(
             POSITION,
             victim if has_id else None,
             reason,
-            json.dumps(served, ensure_ascii=False),
+            _stored(json.dumps(served, ensure_ascii=False)),
         )
     ]
     check = _checks(result, "leads")["rejected_records"]

@@ -34,7 +34,7 @@ SETTINGS = {
     ),
     "timeout_zero": (
         {"ANALYTICS_API_TIMEOUT_S": "0"},
-        "ANALYTICS_API_TIMEOUT_S must be more than 0, got '0'",
+        "ANALYTICS_API_TIMEOUT_S must be more than 0 and at most 86400, got '0'",
     ),
     "base_url_without_scheme": (
         {"ANALYTICS_API_BASE_URL": "api.persistiq.com/v1/"},
@@ -44,6 +44,26 @@ SETTINGS = {
     "base_url_bad_port": (
         {"ANALYTICS_API_BASE_URL": "http://127.0.0.1:port/v1/"},
         "ANALYTICS_API_BASE_URL must be an http(s) URL with a host",
+    ),
+    "base_url_bad_ipv6": (
+        {"ANALYTICS_API_BASE_URL": "http://[::1/v1/"},
+        "ANALYTICS_API_BASE_URL must be an http(s) URL with a host",
+    ),
+    "base_url_with_a_space": (
+        {"ANALYTICS_API_BASE_URL": "http://exa mple.com/v1/"},
+        "ANALYTICS_API_BASE_URL must be an http(s) URL with a host",
+    ),
+    "base_url_with_a_newline": (
+        {"ANALYTICS_API_BASE_URL": "http://127.0.0.1:9\n/v1/"},
+        "ANALYTICS_API_BASE_URL must be an http(s) URL with a host",
+    ),
+    "timeout_beyond_a_day": (
+        {"ANALYTICS_API_TIMEOUT_S": "1e10"},
+        "ANALYTICS_API_TIMEOUT_S must be more than 0 and at most 86400, got '1e10'",
+    ),
+    "rate_below_one_a_minute": (
+        {"ANALYTICS_API_REQUESTS_PER_MINUTE": "0.001"},
+        "ANALYTICS_API_REQUESTS_PER_MINUTE must be at least 1 (or unset for no cap)",
     ),
     "unknown_destination": (
         {"ANALYTICS_DESTINATION": "nosuchwarehouse"},
@@ -76,6 +96,28 @@ def test_a_bad_setting_fails_at_once_before_any_request(
     assert _retries(result) == 0
     assert sandbox.request_log == []
     assert _first_line(result).startswith(first_line), step_failure(result)
+
+
+@pytest.mark.parametrize("what", ["directory", "other_file"])
+def test_a_warehouse_path_that_is_no_duckdb_file_fails_at_once(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, what: str
+) -> None:
+    use_api(monkeypatch, sandbox)
+    path = tmp_path / "warehouse"
+    if what == "directory":
+        path.mkdir()
+    else:
+        path.write_text("id,name\n1,a\n")
+    monkeypatch.setenv("ANALYTICS_DUCKDB_PATH", str(path))
+
+    result = run_sync()
+
+    assert not result.success
+    assert _retries(result) == 0
+    assert sandbox.request_log == []
+    assert _first_line(result).startswith(
+        f"ANALYTICS_DUCKDB_PATH: {path} cannot be opened as a DuckDB database"
+    )
 
 
 @pytest.mark.parametrize("variable", ["ANALYTICS_DUCKDB_PATH", "ANALYTICS_DLT_DIR"])
