@@ -150,6 +150,7 @@ def wait_for_duckdb_file(
     timeout_s: float,
     sleep: Callable[[float], None] = time.sleep,
     poll_s: float = 0.1,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Return once no other process holds the DuckDB file at ``path``, or raise after a while.
 
@@ -165,6 +166,7 @@ def wait_for_duckdb_file(
     import duckdb  # not at import time: the code location loads without it
 
     deadline = time.monotonic() + timeout_s
+    logged = False
     while path.exists():
         try:
             duckdb.connect(str(path), read_only=True).close()
@@ -181,21 +183,26 @@ def wait_for_duckdb_file(
                 raise WarehouseInUseError(
                     f"{conflict} (waited {timeout_s:g} s; ANALYTICS_DUCKDB_LOCK_WAIT_S)"
                 ) from error
+            if log is not None and not logged:
+                logged = True
+                log(f"waiting up to {timeout_s:g} s (ANALYTICS_DUCKDB_LOCK_WAIT_S): {conflict}")
         sleep(poll_s)
 
 
-def wait_for_warehouse(settings: Settings) -> None:
+def wait_for_warehouse(settings: Settings, log: Callable[[str], None] | None = None) -> None:
     """On DuckDB, ``wait_for_duckdb_file`` for the configured file; other warehouses: return."""
     if settings.destination == "duckdb":
-        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s)
+        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s, log=log)
 
 
 @contextmanager
-def open_warehouse(settings: Settings) -> Iterator[Warehouse]:
-    """A ``Warehouse`` over the raw dataset the settings point at."""
+def open_warehouse(
+    settings: Settings, log: Callable[[str], None] | None = None
+) -> Iterator[Warehouse]:
+    """A ``Warehouse`` over the raw dataset the settings point at (``log``: a wait for it)."""
     from analytics_assets.ingest.pipeline import analytics_pipeline, private_workdir
 
-    wait_for_warehouse(settings)
+    wait_for_warehouse(settings, log)
     with ExitStack() as stack:
         pipeline = analytics_pipeline(settings, stack.enter_context(private_workdir(settings)))
         try:

@@ -82,15 +82,19 @@ def test_a_step_waits_for_the_file_to_be_let_go(
     warehouse: Path, held: subprocess.Popen[str]
 ) -> None:
     waits: list[float] = []
+    lines: list[str] = []
 
     def sleep(seconds: float) -> None:  # the holder lets go during the first wait
         waits.append(seconds)
         if held.poll() is None:
             release(held)
 
-    wait_for_duckdb_file(warehouse, timeout_s=60, sleep=sleep)
+    wait_for_duckdb_file(warehouse, timeout_s=60, sleep=sleep, log=lines.append)
 
     assert waits == [0.1]
+    assert len(lines) == 1  # the wait is logged once, with its reason and bound
+    assert lines[0].startswith("waiting up to 60 s (ANALYTICS_DUCKDB_LOCK_WAIT_S): the DuckDB")
+    assert f"PID {held.pid}" in lines[0]
     assert query(warehouse, "SELECT 42") == [(42,)]
 
 

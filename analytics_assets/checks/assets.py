@@ -91,7 +91,7 @@ def build_table_checks(table: Table) -> dg.AssetChecksDefinition:
         pool=WAREHOUSE_POOL,
     )
     def table_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        with open_warehouse(load_settings()) as warehouse:
+        with open_warehouse(load_settings(), context.log.warning) as warehouse:
             loads, run_id = latest_sync(context.instance, raw_asset_key(table))
             loads = newest_load(warehouse) if loads is None else loads
             for key in sorted(context.selected_asset_check_keys, key=lambda k: k.name):

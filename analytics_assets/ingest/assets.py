@@ -114,7 +114,7 @@ def _sync(
         redact=redact,
         rejected=rejected,
     )
-    wait_for_warehouse(settings)  # before any request: a held DuckDB file fails the step
+    wait_for_warehouse(settings, warn)  # before any request: a held file fails the step
     with private_workdir(settings, context.run_id) as workdir:
         pipeline = analytics_pipeline(settings, workdir)
         results = list(

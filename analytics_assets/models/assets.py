@@ -235,7 +235,7 @@ def _loaded_empty(context: dg.AssetExecutionContext, model: Model) -> set[str]:
 def materialize_model(context: dg.AssetExecutionContext, model: Model) -> dg.MaterializeResult:
     """Build ``model`` in the warehouse; its row count, table name and column docs as metadata."""
     loaded_empty = _loaded_empty(context, model)
-    with open_warehouse(load_settings()) as warehouse:
+    with open_warehouse(load_settings(), context.log.warning) as warehouse:
         try:
             row_count = build_model(warehouse, model, loaded_empty)
         except RawTablesMissing as missing:
