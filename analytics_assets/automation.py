@@ -15,20 +15,17 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
 import dagster as dg
 
-from analytics_assets.ingest.specs import GROUP as RAW_GROUP
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import MODEL_KEYS
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import API_NAME, TABLES
 from analytics_assets.settings import AutomationSettings
 
-if TYPE_CHECKING:  # what dg.define_asset_job returns; dagster exports no public name for it
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
+AssetJob = Any
+"""What ``dg.define_asset_job`` returns: dagster exports no public name for its type."""
 
 ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
 SYNC_SELECTION = dg.AssetSelection.assets(*(raw_asset_key(table) for table in TABLES), *MODEL_KEYS)
@@ -86,7 +83,7 @@ def load_max_runtimes(environ: Mapping[str, str] | None = None) -> MaxRuntimes:
 
 def build_jobs(
     max_runtimes: MaxRuntimes,
-) -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefinition]:
+) -> tuple[AssetJob, AssetJob]:
     """``analytics_api_sync`` and ``analytics_api_full_refresh``, their runs tagged with their
     maximum run times."""
     sync = dg.define_asset_job(
@@ -208,7 +205,7 @@ def with_freshness(
     policy = dg.FreshnessPolicy.time_window(fail_window=fail_window, warn_window=fail_window / 2)
 
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
-        if spec.group_name == RAW_GROUP:
+        if spec.group_name == API_NAME:
             return spec.replace_attributes(freshness_policy=policy)
         if spec.key in MODEL_KEYS:
             return spec.replace_attributes(automation_condition=MODEL_AUTOMATION)

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+API_NAME = "analytics_api"
+"""The API's one name: the dlt source and pipeline, the warehouse schema (dlt dataset) of the
+raw tables, their asset key prefix and asset group."""
+
 FieldType = Literal["string", "boolean", "integer", "object"]
 NESTING_SEPARATOR = "__"
 

@@ -28,12 +28,13 @@ from analytics_assets.automation import (
     load_max_runtimes,
 )
 from analytics_assets.definitions import defs
-from analytics_assets.ingest.assets import WAREHOUSE_POOL, analytics_api_raw
+from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, MODEL_KEYS
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR, load_automation_settings
+from analytics_assets.warehouse.lock import WAREHOUSE_POOL
 from analytics_assets_tests.conftest import TEST_KEY, run_sync, use_api
 
 RAW_KEYS = [raw_asset_key(table) for table in TABLES]

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_assets.schema import TABLES, Table
-
-DATASET = "analytics_api"
+from analytics_assets.schema import API_NAME, TABLES, Table
 
 
 def table_digest(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int]:
@@ -16,7 +14,7 @@ def table_digest(con: duckdb.DuckDBPyConnection, table: Table) -> tuple[int, int
     columns = ", ".join(f'"{column.name}"' for column in table.columns)
     row = con.execute(
         f"SELECT COUNT(*), COALESCE(SUM(hash({columns})::HUGEINT), 0) "
-        f'FROM "{DATASET}"."{table.name}"'
+        f'FROM "{API_NAME}"."{table.name}"'
     ).fetchone()
     return int(row[0]), int(row[1])
 

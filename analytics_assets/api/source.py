@@ -24,10 +24,9 @@ from analytics_assets.api.incremental import UpdatedAfterPaginator
 from analytics_assets.api.paginator import NextPagePaginator, PageCallback
 from analytics_assets.api.records import RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
-from analytics_assets.schema import LEADS, TABLES, FieldType, Table
+from analytics_assets.schema import API_NAME, LEADS, TABLES, FieldType, Table
 from analytics_assets.settings import Settings
 
-SOURCE_NAME = "analytics_api"
 DLT_DATA_TYPES: dict[FieldType, str] = {"string": "text", "boolean": "bool", "integer": "bigint"}
 ProgressFactory = Callable[[str], PageCallback | None]
 IncompleteReport = Callable[[str, str], None]
@@ -186,7 +185,7 @@ def analytics_api_source(
     config = seed_config(
         settings, api_key, session, on_page, full_refresh, first_answers, on_incomplete, redact
     )
-    source = rest_api_source(config, name=SOURCE_NAME)
+    source = rest_api_source(config, name=API_NAME)
     for table in TABLES:
         # Pages that match schema.py exactly skip dlt's per-record normalizer; records that
         # cannot load are set aside (arrow_pages.py). First after the generator, where pages

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import dagster as dg
 
 from analytics_assets.checks.rules import RULES, RULES_BY_NAME, Finding, Rule
-from analytics_assets.ingest.assets import WAREHOUSE_POOL
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import TABLES, Table
 from analytics_assets.settings import load_settings
-from analytics_assets.warehouse import Warehouse, open_warehouse
+from analytics_assets.warehouse.lock import WAREHOUSE_POOL
+from analytics_assets.warehouse.sql import Warehouse, open_warehouse
 
 SEVERITIES = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
 

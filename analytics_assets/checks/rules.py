@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from analytics_assets.api.records import REJECTED_TABLE
 from analytics_assets.schema import TABLES_BY_NAME, Column, Table
-from analytics_assets.warehouse import Warehouse
+from analytics_assets.warehouse.sql import Warehouse
 
 SAMPLE_SIZE = 10
 DLT_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id"})

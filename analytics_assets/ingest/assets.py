@@ -17,18 +17,18 @@ from analytics_assets.api.records import REJECTED_TABLE, RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.api.source import analytics_api_source
 from analytics_assets.ingest.failures import sync_failure
-from analytics_assets.ingest.pipeline import (
-    LOADER_FILE_FORMAT,
-    analytics_pipeline,
-    load_rejected,
-    private_workdir,
-)
 from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import Settings, load_automation_settings, load_settings
-from analytics_assets.warehouse import wait_for_warehouse
+from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
+from analytics_assets.warehouse.pipeline import (
+    LOADER_FILE_FORMAT,
+    analytics_pipeline,
+    load_rejected,
+    private_workdir,
+)
 
 
 class SyncConfig(dg.Config):
@@ -36,10 +36,6 @@ class SyncConfig(dg.Config):
 
     full_refresh: bool = False
     """Read every lead instead of those updated since the last successful sync."""
-
-
-WAREHOUSE_POOL = "analytics_warehouse"
-"""Concurrency pool of everything that writes the warehouse (DuckDB allows one writer)."""
 
 
 def ingest_retry_policy() -> dg.RetryPolicy:

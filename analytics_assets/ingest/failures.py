@@ -30,7 +30,7 @@ from analytics_assets.api.http import RETRY_STATUSES
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.exceptions import exception_chain
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError, SettingsError
-from analytics_assets.warehouse import WarehouseInUseError, describe_lock_conflict
+from analytics_assets.warehouse.lock import WarehouseInUseError, describe_lock_conflict
 
 ADVICE = {
     401: f"check {API_KEY_VARIABLE} and ANALYTICS_API_KEY_HEADER (PersistIq expects x-api-key)",
@@ -46,7 +46,7 @@ PERMANENT = (
     PaginationLoopError,
 )
 """Errors that no retry can fix: Dagster does not retry them."""
-TRANSIENT = (WarehouseInUseError, WaitTooLong, InvalidBody)
+TRANSIENT = (WaitTooLong, InvalidBody)
 """Errors a later attempt may not meet: Dagster's RetryPolicy retries them."""
 
 
@@ -76,6 +76,8 @@ def _describe(
         if isinstance(error, PERMANENT):
             setting = isinstance(error, MissingApiKeyError | SettingsError)
             return f"{'' if setting else resource + ': '}{error}", {"resource": resource}, False
+        if isinstance(error, WarehouseInUseError):
+            return str(error), {}, True
         if isinstance(error, TRANSIENT):
             return f"{resource}: {error}", {"resource": resource}, True
         if isinstance(error, ApiResponseError):

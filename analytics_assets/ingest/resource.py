@@ -19,8 +19,8 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.extract.resource import DltResource
 from dlt.pipeline.pipeline import Pipeline
 
-from analytics_assets.ingest.specs import DATASET, table_column_schema
-from analytics_assets.schema import TABLES_BY_NAME
+from analytics_assets.ingest.specs import table_column_schema
+from analytics_assets.schema import API_NAME, TABLES_BY_NAME
 
 
 def count_rows(pipeline: Pipeline, table_name: str) -> int:
@@ -50,7 +50,7 @@ class AnalyticsDltResource(DagsterDltResource):
         rows_loaded = normalize_info.row_counts.get(table.name, 0) if normalize_info else 0
         return {
             "dagster/row_count": dg.MetadataValue.int(count_rows(dlt_pipeline, table.name)),
-            "dagster/table_name": f"{DATASET}.{table.name}",
+            "dagster/table_name": f"{API_NAME}.{table.name}",
             "dagster/column_schema": table_column_schema(table),
             "rows_loaded": dg.MetadataValue.int(rows_loaded),
             "dlt_load_ids": dg.MetadataValue.text(", ".join(load_info.loads_ids)),

@@ -10,19 +10,16 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from analytics_assets.schema import TABLES_BY_NAME, Column, Table
+from analytics_assets.schema import API_NAME, TABLES_BY_NAME, Column, Table
 from analytics_assets.settings import configured_destination
 
-DATASET = "analytics_api"
-"""The warehouse schema (dlt dataset) the raw tables land in; also the asset key prefix."""
-GROUP = "analytics_api"
 OWNERS = ["team:data-engineering"]
 DAGSTER_TYPES = {"string": "string", "boolean": "boolean", "integer": "int"}
 
 
 def raw_asset_key(table: Table) -> dg.AssetKey:
     """``analytics_api/<table>``."""
-    return dg.AssetKey([DATASET, table.name])
+    return dg.AssetKey([API_NAME, table.name])
 
 
 def table_column_schema(table: Table) -> dg.TableSchema:
@@ -46,12 +43,12 @@ def raw_asset_spec(table: Table, destination: str | None = None) -> dg.AssetSpec
     return dg.AssetSpec(
         key=raw_asset_key(table),
         description=f"{table.description} Loaded by dlt from GET /{table.name} (merge on id).",
-        group_name=GROUP,
+        group_name=API_NAME,
         owners=OWNERS,
         kinds={"dlt", destination},
         metadata={
             "dagster/column_schema": table_column_schema(table),
-            "dagster/table_name": f"{DATASET}.{table.name}",
+            "dagster/table_name": f"{API_NAME}.{table.name}",
         },
     )
 

@@ -11,11 +11,11 @@ from importlib.resources import files
 
 import dagster as dg
 
-from analytics_assets.ingest.assets import WAREHOUSE_POOL
-from analytics_assets.ingest.specs import DAGSTER_TYPES, DATASET, OWNERS, raw_asset_key
-from analytics_assets.schema import CAMPAIGNS, LEADS, USERS, Table
+from analytics_assets.ingest.specs import DAGSTER_TYPES, OWNERS, raw_asset_key
+from analytics_assets.schema import API_NAME, CAMPAIGNS, LEADS, USERS, Table
 from analytics_assets.settings import configured_destination, load_settings
-from analytics_assets.warehouse import Warehouse, open_warehouse
+from analytics_assets.warehouse.lock import WAREHOUSE_POOL
+from analytics_assets.warehouse.sql import Warehouse, open_warehouse
 
 KEY_PREFIX = "analytics"
 """The models' asset key prefix: ``analytics/<name>``."""
@@ -187,7 +187,7 @@ def source_ctes(warehouse: Warehouse, model: Model, loaded_empty: set[str]) -> s
     existing = warehouse.tables()
     missing = [t for t in model.reads if t.name not in existing and t.name not in loaded_empty]
     if missing:
-        raise RawTablesMissing(", ".join(f"{DATASET}/{table.name}" for table in missing))
+        raise RawTablesMissing(", ".join(f"{API_NAME}/{table.name}" for table in missing))
     parts = []
     for table in model.reads:
         if table.name in existing:

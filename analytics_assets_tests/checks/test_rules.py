@@ -9,7 +9,7 @@ import duckdb
 from analytics_assets.checks.rules import RULES_BY_NAME
 from analytics_assets.schema import USERS
 from analytics_assets.settings import load_settings
-from analytics_assets.warehouse import open_warehouse
+from analytics_assets.warehouse.sql import open_warehouse
 
 
 def _tables(path: Path) -> None:

@@ -64,6 +64,11 @@ BAD = {
         "it cannot be written as JSON (Recursion limit reached)",
         True,
     ),
+    "undeclared_integer_just_beyond_int64": (
+        PatchRecord(POSITION, ("score",), 2**63),
+        "score is 9223372036854775808, beyond 64-bit integers",
+        True,
+    ),
     "undeclared_huge_integer": (
         PatchRecord(POSITION, ("data", "score"), -(2**64)),
         "data.score is -18446744073709551616, beyond 64-bit integers",

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from analytics_assets.definitions import defs
-from analytics_assets.ingest.assets import WAREHOUSE_POOL, analytics_api_raw
+from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import (
@@ -31,6 +31,7 @@ from analytics_assets.models.assets import (
 )
 from analytics_assets.sandbox import GENERATED_UNTIL, DuplicateRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS
+from analytics_assets.warehouse.lock import WAREHOUSE_POOL
 from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
 from analytics_assets_tests.expected import DUCKDB_TYPES
 

@@ -14,7 +14,7 @@ from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, OWNER_PIPELINE,
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import LEADS, TABLES
 from analytics_assets.settings import PROJECT_DIR
-from analytics_assets.warehouse import SQL_TYPES
+from analytics_assets.warehouse.sql import SQL_TYPES
 from analytics_assets_tests.conftest import TEST_KEY, run_sync, step_failure, use_api
 from analytics_assets_tests.expected import expected_rows, select_declared
 from analytics_assets_tests.models.test_models import (

@@ -22,10 +22,9 @@ import dlt
 from dlt.common.destination import TDestinationReferenceArg
 
 from analytics_assets.api.records import REJECTED_COLUMNS, REJECTED_TABLE
-from analytics_assets.ingest.specs import DATASET
+from analytics_assets.schema import API_NAME
 from analytics_assets.settings import Settings, SettingsError
 
-PIPELINE_NAME = "analytics_api"
 LOADER_FILE_FORMAT = "parquet"
 """dlt's DuckDB default, insert_values, took 93 s / 4.1 GB for 100k leads; parquet 17 s / 274 MB."""
 
@@ -41,7 +40,7 @@ PERFORMANCE_CONFIG: dict[str, Any] = {
 (e.g. ``ANALYTICS_API__DATA_WRITER__DISABLE_COMPRESSION=false``)."""
 
 
-def configure_dlt(pipeline_name: str = PIPELINE_NAME) -> None:
+def configure_dlt(pipeline_name: str = API_NAME) -> None:
     """Put ``PERFORMANCE_CONFIG`` into dlt's in-memory config, under ``pipeline_name``."""
     for key, value in PERFORMANCE_CONFIG.items():
         dlt.config[f"{pipeline_name}.{key}"] = value
@@ -116,10 +115,10 @@ def analytics_pipeline(settings: Settings, workdir: Path) -> dlt.Pipeline:
     configure_dlt()
     try:
         pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
+            pipeline_name=API_NAME,
             pipelines_dir=str(workdir),
             destination=warehouse_destination(settings),
-            dataset_name=DATASET,
+            dataset_name=API_NAME,
         )
         pipeline.destination_client()  # resolves the destination's configuration now
     except SettingsError:

@@ -11,7 +11,8 @@ import pytest
 
 from analytics_assets.sandbox import SandboxServer
 from analytics_assets.settings import load_settings
-from analytics_assets.warehouse import WarehouseInUseError, open_warehouse, wait_for_duckdb_file
+from analytics_assets.warehouse.lock import WarehouseInUseError, wait_for_duckdb_file
+from analytics_assets.warehouse.sql import open_warehouse
 from analytics_assets_tests.conftest import query, run_sync, step_failure, use_api
 
 HOLD = (

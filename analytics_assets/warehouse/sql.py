@@ -6,18 +6,20 @@ run wherever dlt loads. What differs per destination (type names) is isolated an
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Any
 
 from dlt.destinations.sql_client import SqlClientBase
 
-from analytics_assets.exceptions import exception_chain
 from analytics_assets.schema import FieldType
-from analytics_assets.settings import Settings, SettingsError
+from analytics_assets.settings import Settings
+from analytics_assets.warehouse.lock import (
+    WarehouseInUseError,
+    describe_lock_conflict,
+    wait_for_warehouse,
+)
+from analytics_assets.warehouse.pipeline import analytics_pipeline, private_workdir
 
 STANDARD_TYPES: dict[FieldType, str] = {
     "string": "VARCHAR",
@@ -33,34 +35,6 @@ SQL_TYPES: dict[str, dict[FieldType, str]] = {
     "motherduck": STANDARD_TYPES,
     "postgres": {"string": "CHARACTER VARYING", "boolean": "BOOLEAN", "integer": "BIGINT"},
 }
-DUCKDB_LOCK_CONFLICT = re.compile(
-    r'Could not set lock on file "(?P<path>[^"]+)": '
-    r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)"
-)
-"""DuckDB's error when another process has the file open (it admits one writing process)."""
-
-
-class WarehouseInUseError(RuntimeError):
-    """The DuckDB file is held by another process."""
-
-
-def describe_lock_conflict(exc: BaseException) -> str | None:
-    """What to tell a person when ``exc`` (or its causes) is DuckDB's lock conflict, else None.
-
-    dlt reports it as a connection failure that suggests checking credentials and the internet
-    connection, which is the wrong lead for a file another process holds.
-    """
-    for error in exception_chain(exc):
-        match = DUCKDB_LOCK_CONFLICT.search(str(error))
-        if match:
-            return (
-                f"the DuckDB file {match['path']} is open in another process "
-                f"({match['holder']}, PID {match['pid']}), and DuckDB admits one writing process. "
-                "Close that process (e.g. a DuckDB CLI or notebook holding the file) or wait "
-                "for it to finish; this project's own runs already take turns on the "
-                "analytics_warehouse pool."
-            )
-    return None
 
 
 class Warehouse:
@@ -145,63 +119,11 @@ class Warehouse:
         return SQL_TYPES.get(self.destination_type, STANDARD_TYPES)[field_type]
 
 
-def wait_for_duckdb_file(
-    path: Path,
-    timeout_s: float,
-    sleep: Callable[[float], None] = time.sleep,
-    poll_s: float = 0.1,
-    log: Callable[[str], None] | None = None,
-) -> None:
-    """Return once no other process holds the DuckDB file at ``path``, or raise after a while.
-
-    DuckDB admits one writing process and fails at once on a held file. Dagster's pool hands
-    the warehouse to the next step when the previous one reports success, moments before that
-    process exits and DuckDB's lock is released; a DuckDB CLI may hold the file too. Polls with
-    a read-only open (which also fails while another process writes). A missing file is free.
-
-    Raises:
-        WarehouseInUseError: still held after ``timeout_s``, naming the file and its holder.
-        SettingsError: the path is not a DuckDB database at all (a directory, another file).
-    """
-    import duckdb  # not at import time: the code location loads without it
-
-    deadline = time.monotonic() + timeout_s
-    logged = False
-    while path.exists():
-        try:
-            duckdb.connect(str(path), read_only=True).close()
-            return
-        except duckdb.Error as error:
-            conflict = describe_lock_conflict(error)
-            if conflict is None:  # not another process's lock: no wait will help
-                raise SettingsError(
-                    f"ANALYTICS_DUCKDB_PATH: {path} cannot be opened as a DuckDB database "
-                    f"({type(error).__name__}: {str(error).splitlines()[0]}); point it at a "
-                    "DuckDB file or at a path that does not exist yet"
-                ) from None
-            if time.monotonic() >= deadline:
-                raise WarehouseInUseError(
-                    f"{conflict} (waited {timeout_s:g} s; ANALYTICS_DUCKDB_LOCK_WAIT_S)"
-                ) from error
-            if log is not None and not logged:
-                logged = True
-                log(f"waiting up to {timeout_s:g} s (ANALYTICS_DUCKDB_LOCK_WAIT_S): {conflict}")
-        sleep(poll_s)
-
-
-def wait_for_warehouse(settings: Settings, log: Callable[[str], None] | None = None) -> None:
-    """On DuckDB, ``wait_for_duckdb_file`` for the configured file; other warehouses: return."""
-    if settings.destination == "duckdb":
-        wait_for_duckdb_file(settings.duckdb_path, settings.duckdb_lock_wait_s, log=log)
-
-
 @contextmanager
 def open_warehouse(
     settings: Settings, log: Callable[[str], None] | None = None
 ) -> Iterator[Warehouse]:
     """A ``Warehouse`` over the raw dataset the settings point at (``log``: a wait for it)."""
-    from analytics_assets.ingest.pipeline import analytics_pipeline, private_workdir
-
     wait_for_warehouse(settings, log)
     with ExitStack() as stack:
         pipeline = analytics_pipeline(settings, stack.enter_context(private_workdir(settings)))

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from analytics_assets.ingest.pipeline import STALE_WORKDIR_S, private_workdir
 from analytics_assets.settings import Settings
+from analytics_assets.warehouse.pipeline import STALE_WORKDIR_S, private_workdir
 
 
 def test_a_workdir_is_removed_after_use_and_a_dead_runs_after_two_days(tmp_path: Path) -> None:
