@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ import dagster as dg
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import MODEL_KEYS
 from analytics_assets.schema import API_NAME, TABLES
-from analytics_assets.settings import AutomationSettings
+from analytics_assets.settings import AutomationSettings, load_automation_settings
 
 AssetJob = Any
 """What ``dg.define_asset_job`` returns: dagster exports no public name for its type."""
@@ -37,53 +36,9 @@ MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
 
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 """Dagster's run tag (seconds): run monitoring ends a run that has been running longer."""
-SYNC_MAX_RUNTIME_VARIABLE = "ANALYTICS_SYNC_MAX_RUNTIME_S"
-FULL_REFRESH_MAX_RUNTIME_VARIABLE = "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S"
 
 
-@dataclass(frozen=True)
-class MaxRuntimes:
-    """Maximum run times of the jobs, in seconds."""
-
-    sync_s: int = 2 * 60 * 60
-    """The hourly incremental sync: a page or two of leads per hour, normally minutes."""
-    full_refresh_s: int = 24 * 60 * 60
-    """A full refresh: 10M leads at PersistIq's 100 requests/min take about 17 hours."""
-
-
-def _seconds(environ: Mapping[str, str], variable: str, default: int) -> int:
-    """A positive whole number of seconds from ``variable``; ``default`` when unset or empty."""
-    raw = environ.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{variable} must be a whole number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{variable} must be a positive number of seconds, got {raw!r}")
-    return value
-
-
-def load_max_runtimes(environ: Mapping[str, str] | None = None) -> MaxRuntimes:
-    """The jobs' maximum run times from the environment (read when the code location loads).
-
-    Raises:
-        ValueError: a variable is set to something other than a positive whole number, naming it.
-    """
-    environ = os.environ if environ is None else environ
-    defaults = MaxRuntimes()
-    return MaxRuntimes(
-        sync_s=_seconds(environ, SYNC_MAX_RUNTIME_VARIABLE, defaults.sync_s),
-        full_refresh_s=_seconds(
-            environ, FULL_REFRESH_MAX_RUNTIME_VARIABLE, defaults.full_refresh_s
-        ),
-    )
-
-
-def build_jobs(
-    max_runtimes: MaxRuntimes,
-) -> tuple[AssetJob, AssetJob]:
+def build_jobs(settings: AutomationSettings) -> tuple[AssetJob, AssetJob]:
     """``analytics_api_sync`` and ``analytics_api_full_refresh``, their runs tagged with their
     maximum run times."""
     sync = dg.define_asset_job(
@@ -93,19 +48,19 @@ def build_jobs(
             "Sync users, leads and campaigns from the API into the warehouse, check them, then "
             "rebuild the models (a failed blocking check keeps the models from rebuilding)."
         ),
-        tags={MAX_RUNTIME_TAG: str(max_runtimes.sync_s)},  # also run tags, for every launch path
+        tags={MAX_RUNTIME_TAG: str(settings.sync_max_runtime_s)},  # run tags on every launch
     )
     full_refresh = dg.define_asset_job(
         name="analytics_api_full_refresh",
         selection=SYNC_SELECTION,
         config=FULL_REFRESH_CONFIG,
         description="analytics_api_sync, re-reading every lead instead of the changed ones.",
-        tags={MAX_RUNTIME_TAG: str(max_runtimes.full_refresh_s)},
+        tags={MAX_RUNTIME_TAG: str(settings.full_refresh_max_runtime_s)},
     )
     return sync, full_refresh
 
 
-analytics_api_sync, analytics_api_full_refresh = build_jobs(load_max_runtimes())
+analytics_api_sync, analytics_api_full_refresh = build_jobs(load_automation_settings())
 
 
 def _schedule_status() -> dg.DefaultScheduleStatus:

@@ -161,6 +161,10 @@ class AutomationSettings:
     retry_max: int = 2  # Dagster retries of the ingest step, after dlt's own request retries
     retry_delay_s: float = 60.0  # first wait; doubles (with jitter) on each retry
     freshness_hours: float = 2.0  # raw tables older than this fail their freshness policy
+    sync_max_runtime_s: int = 2 * 60 * 60
+    """The hourly incremental sync: a page or two of leads per hour, normally minutes."""
+    full_refresh_max_runtime_s: int = 24 * 60 * 60
+    """A full refresh: 10M leads at PersistIq's 100 requests/min take about 17 hours."""
 
 
 def load_automation_settings(environ: Mapping[str, str] | None = None) -> AutomationSettings:
@@ -175,6 +179,12 @@ def load_automation_settings(environ: Mapping[str, str] | None = None) -> Automa
         retry_delay_s=_number(env, "ANALYTICS_RETRY_DELAY_S", defaults.retry_delay_s) or 0.0,
         freshness_hours=_number(env, "ANALYTICS_FRESHNESS_HOURS", defaults.freshness_hours)
         or defaults.freshness_hours,
+        sync_max_runtime_s=_whole(
+            env, "ANALYTICS_SYNC_MAX_RUNTIME_S", defaults.sync_max_runtime_s, 1
+        ),
+        full_refresh_max_runtime_s=_whole(
+            env, "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S", defaults.full_refresh_max_runtime_s, 1
+        ),
     )
 
 

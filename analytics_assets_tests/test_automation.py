@@ -19,13 +19,9 @@ import yaml
 
 from analytics_assets.automation import (
     FULL_REFRESH_CONFIG,
-    FULL_REFRESH_MAX_RUNTIME_VARIABLE,
     MAX_RUNTIME_TAG,
-    SYNC_MAX_RUNTIME_VARIABLE,
-    MaxRuntimes,
     build_jobs,
     build_schedules,
-    load_max_runtimes,
 )
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.assets import analytics_api_raw
@@ -135,13 +131,16 @@ def test_the_jobs_carry_their_max_runtime_as_a_run_tag() -> None:
     )
 
 
-def test_max_runtimes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SYNC_MAX_RUNTIME_VARIABLE, "600")
-    monkeypatch.setenv(FULL_REFRESH_MAX_RUNTIME_VARIABLE, " 172800 ")
+SYNC_MAX_RUNTIME_VARIABLE = "ANALYTICS_SYNC_MAX_RUNTIME_S"
+FULL_REFRESH_MAX_RUNTIME_VARIABLE = "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S"
 
-    runtimes = load_max_runtimes()
 
-    assert runtimes == MaxRuntimes(sync_s=600, full_refresh_s=172800)
+def test_max_runtimes_follow_the_environment() -> None:
+    runtimes = load_automation_settings(
+        {SYNC_MAX_RUNTIME_VARIABLE: "600", FULL_REFRESH_MAX_RUNTIME_VARIABLE: " 172800 "}
+    )
+
+    assert (runtimes.sync_max_runtime_s, runtimes.full_refresh_max_runtime_s) == (600, 172800)
     custom = dg.Definitions(
         assets=defs.assets,
         asset_checks=defs.asset_checks,
@@ -154,22 +153,17 @@ def test_max_runtimes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     }
 
 
-def test_max_runtimes_default_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(SYNC_MAX_RUNTIME_VARIABLE, raising=False)
-    monkeypatch.setenv(FULL_REFRESH_MAX_RUNTIME_VARIABLE, "")
+def test_max_runtimes_default_when_unset_or_empty() -> None:
+    runtimes = load_automation_settings({FULL_REFRESH_MAX_RUNTIME_VARIABLE: ""})
 
-    assert load_max_runtimes() == MaxRuntimes(sync_s=7200, full_refresh_s=86400)
+    assert (runtimes.sync_max_runtime_s, runtimes.full_refresh_max_runtime_s) == (7200, 86400)
 
 
 @pytest.mark.parametrize("value", ["2h", "1.5", "0", "-60"])
 @pytest.mark.parametrize("variable", [SYNC_MAX_RUNTIME_VARIABLE, FULL_REFRESH_MAX_RUNTIME_VARIABLE])
-def test_an_invalid_max_runtime_fails_naming_the_variable(
-    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(variable, value)
-
+def test_an_invalid_max_runtime_fails_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
-        load_max_runtimes()
+        load_automation_settings({variable: value})
 
 
 @pytest.mark.parametrize("path", ["dagster.yaml", "deploy/dagster.yaml"])

@@ -24,12 +24,29 @@ CHECKS_STEPS = "analytics_api_"  # one step per raw table: analytics_api_<table>
 MODELS_STEPS = "analytics_models_"  # one step per model: analytics_models_<name>
 
 
+def _remember_the_sync_pipeline() -> list[Any]:
+    """The ingest step's dlt pipelines, as it creates them (its working directory is removed
+    with the run; the pipeline object, its trace included, stays in this process)."""
+    from analytics_assets.ingest import assets
+
+    created: list[Any] = []
+    make = assets.analytics_pipeline
+
+    def remembered(*args: Any, **kwargs: Any) -> Any:
+        created.append(make(*args, **kwargs))
+        return created[-1]
+
+    assets.analytics_pipeline = remembered  # type: ignore[assignment]
+    return created
+
+
 def run_job() -> dict[str, Any]:
     """Run ``analytics_api_sync`` once; its wall time, step durations and dlt phases."""
     import dagster as dg
-    import dlt
 
     from analytics_assets.definitions import defs
+
+    pipelines = _remember_the_sync_pipeline()
 
     job = defs.resolve_job_def("analytics_api_sync")
     started = time.perf_counter()
@@ -38,9 +55,7 @@ def run_job() -> dict[str, Any]:
     if not result.success:
         raise RuntimeError("analytics_api_sync failed")
     steps = dagster_step_seconds(result.all_events)
-    # The run's dlt directory is gone with the run; its pipeline, trace included, is still
-    # this process's current one.
-    trace = dlt.current.pipeline().last_trace
+    trace = pipelines[0].last_trace
     rows = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
     phases = dlt_phases(trace)
     phases["checks"] = sum(
