@@ -122,6 +122,18 @@ def _rate(env: Mapping[str, str]) -> float | None:
     return number
 
 
+def _api_key(value: str | None) -> str | None:
+    """The key without the whitespace a secret file leaves around it; control characters fail
+    (they cannot go into a header, and the error would quote the key)."""
+    key = value.strip() if value else None
+    if key and any(ord(char) < 32 or ord(char) == 127 for char in key):
+        raise SettingsError(
+            f"{API_KEY_VARIABLE} contains a control character (e.g. a line break inside it); "
+            "set it to the key alone"
+        )
+    return key or None
+
+
 def _base_url(env: Mapping[str, str]) -> str:
     value = (env.get("ANALYTICS_API_BASE_URL") or SEED_BASE_URL).strip()
     if not _is_http_url(value):
@@ -198,7 +210,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         destination=configured_destination(env),
         duckdb_path=_path(env.get("ANALYTICS_DUCKDB_PATH") or defaults.duckdb_path),
         dlt_dir=_path(env.get("ANALYTICS_DLT_DIR") or defaults.dlt_dir),
-        api_key=env.get(API_KEY_VARIABLE) or _dlt_secret_api_key(),
+        api_key=_api_key(env.get(API_KEY_VARIABLE) or _dlt_secret_api_key()),
         max_attempts=_whole(env, "ANALYTICS_API_MAX_ATTEMPTS", defaults.max_attempts, 1),
         backoff_factor=_number(env, "ANALYTICS_API_BACKOFF_FACTOR", 2.0) or 0.0,
         timeout_s=_positive(env, "ANALYTICS_API_TIMEOUT_S", defaults.timeout_s),

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.settings import PROJECT_DIR, MissingApiKeyError, Settings, load_settings
+from analytics_assets.settings import (
+    PROJECT_DIR,
+    MissingApiKeyError,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 
 def test_defaults_are_the_seeds() -> None:
@@ -45,3 +51,14 @@ def test_the_seeds_dlt_secret_is_a_fallback(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_missing_key_names_the_variable() -> None:
     with pytest.raises(MissingApiKeyError, match="set ANALYTICS_API_KEY"):
         Settings().require_api_key()
+
+
+def test_a_key_read_from_a_file_loses_its_line_break() -> None:
+    assert load_settings({"ANALYTICS_API_KEY": "k-123\n"}).api_key == "k-123"
+
+
+def test_a_key_with_a_control_character_inside_fails_without_quoting_it() -> None:
+    with pytest.raises(SettingsError, match="ANALYTICS_API_KEY contains a control character") as e:
+        load_settings({"ANALYTICS_API_KEY": "k-1\n23"})
+
+    assert "k-1" not in str(e.value)

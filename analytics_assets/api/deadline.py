@@ -37,6 +37,11 @@ class Deadline:
     expired: bool = False
     thread: int = field(default_factory=threading.get_ident)
 
+    @property
+    def passed(self) -> bool:
+        """Whether the deadline has passed (whether or not the watchdog has acted on it yet)."""
+        return self.expired or time.monotonic() >= self.at
+
 
 class Watchdog:
     """Aborts requests past their deadline: one thread for all of them, asleep when idle."""
@@ -72,6 +77,10 @@ class Watchdog:
         finally:
             with self._cond:
                 self._active.pop(thread, None)
+
+    def current(self) -> Deadline | None:
+        """The calling thread's deadline, if a request of it is under one."""
+        return self._active.get(threading.get_ident())
 
     def attach(self, connection: HTTPConnection) -> None:
         """Called by a connection as a request starts on it, in the requesting thread."""

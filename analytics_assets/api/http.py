@@ -160,6 +160,9 @@ class ApiSession(requests.Session):
         if getattr(self._sending, "active", False):  # a redirect's hop, inside an attempt
             self._check_origin(request)
             self.limiter.acquire()
+            deadline = WATCHDOG.current()
+            if deadline is not None and deadline.passed:  # spent waiting for the limiter
+                raise self._past_deadline(request)
             return super().send(request, **kwargs)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.policy.timeout_s  # per socket read; the deadline bounds all

@@ -20,6 +20,7 @@ variant column and fail the ``column_types`` check, naming the ids.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
 from analytics_assets.api.redact import Redactor
-from analytics_assets.schema import Field, Table
+from analytics_assets.schema import NESTING_SEPARATOR, Field, Table
 
 REJECTED_TABLE = "rejected_records"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -78,7 +79,10 @@ def shape_problem(record: Any, table: Table) -> str | None:
         return f"{table.primary_key} is {state}"
     if isinstance(key, dict | list | bool):
         return f"{table.primary_key} is {_json_type(key)}, not a string"
-    return _fields_problem(record, table.fields, ()) or _unwritable(record)
+    if isinstance(key, float) and not math.isfinite(key):
+        return f"{table.primary_key} is {key}, not a finite number"
+    columns = frozenset(column.name for column in table.columns)
+    return _fields_problem(record, table.fields, (), columns) or _unwritable(record)
 
 
 def _unwritable(record: dict[str, Any]) -> str | None:
@@ -90,20 +94,28 @@ def _unwritable(record: dict[str, Any]) -> str | None:
     return _oversized_integer(record, ())  # 2^63 .. 2^64 - 1: orjson takes them, dlt does not
 
 
-def _colliding_key(values: dict[str, Any], fields: tuple[Field, ...], path: tuple) -> str | None:
-    """A key dlt would name like a declared field (``ID`` -> ``id``) but spelt otherwise."""
+def _colliding_key(
+    values: dict[str, Any], fields: tuple[Field, ...], path: tuple, columns: frozenset[str]
+) -> str | None:
+    """A key dlt would load into a declared column though it is spelt otherwise: ``ID`` (named
+    ``id``), or a top-level ``data__city`` (dlt reads ``__`` as nesting: ``data.city``)."""
     declared = {field.name for field in fields}
     for key in values:
-        if key not in declared and isinstance(key, str):
-            column = _NAMING.normalize_identifier(key)
-            if column in declared:
+        if key in declared or not isinstance(key, str):
+            continue
+        column = _NAMING.normalize_identifier(key)
+        flattened = _NAMING.normalize_path(NESTING_SEPARATOR.join((*path, key)))
+        for target in (column, flattened):
+            if target in declared or target in columns:
                 name = ".".join((*path, key))
-                return f"{name} would load into the declared column {column!r} as well"
+                return f"{name} would load into the declared column {target!r} as well"
     return None
 
 
-def _fields_problem(values: dict[str, Any], fields: tuple[Field, ...], path: tuple) -> str | None:
-    collision = _colliding_key(values, fields, path)
+def _fields_problem(
+    values: dict[str, Any], fields: tuple[Field, ...], path: tuple, columns: frozenset[str]
+) -> str | None:
+    collision = _colliding_key(values, fields, path, columns)
     if collision:
         return collision
     for field in fields:
@@ -116,31 +128,35 @@ def _fields_problem(values: dict[str, Any], fields: tuple[Field, ...], path: tup
         if field.type == "object":
             if not isinstance(value, dict):
                 return f"{name} is {_json_type(value)}; declared an object"
-            problem = _fields_problem(value, field.fields, (*path, field.name))
+            problem = _fields_problem(value, field.fields, (*path, field.name), columns)
             if problem:
                 return problem
         elif isinstance(value, dict | list):
             return f"{name} is {_json_type(value)}; declared {field.type}"
-        elif field.type == "integer" and _oversized_integer(value, ()):
-            return f"{name} is {value}, beyond 64-bit integers"
+        elif field.type == "integer" and (number := _oversized_integer(value, (*path, field.name))):
+            return number
     return None
 
 
 def _oversized_integer(value: Any, path: tuple) -> str | None:
-    """An integer anywhere in the record (declared or not) that no warehouse column holds."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not INT64_MIN <= value <= INT64_MAX:
+    """A number anywhere in the record (declared or not) that no warehouse column holds: an
+    integer beyond signed 64 bits, or a float that is not finite (``1e400`` parses as inf).
+
+    Iterative: a record may nest deeper than Python's recursion limit.
+    """
+    stack = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
             return f"{'.'.join(path) or 'a value'} is {value}, beyond 64-bit integers"
-    elif isinstance(value, dict):
-        for name, member in value.items():
-            problem = _oversized_integer(member, (*path, str(name)))
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for index, member in enumerate(value):
-            problem = _oversized_integer(member, (*path, str(index)))
-            if problem:
-                return problem
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{'.'.join(path) or 'a value'} is {value}, not a finite number"
+        if isinstance(value, dict):
+            stack.extend((member, (*path, str(name))) for name, member in value.items())
+        elif isinstance(value, list):
+            stack.extend((member, (*path, str(index))) for index, member in enumerate(value))
     return None
 
 
@@ -163,7 +179,7 @@ def rejected_row(
         "position": position,
         "record_id": record_id,
         "reason": _text(redact(reason)),
-        "raw_json": _text(redact(_json(record)[:MAX_RAW_JSON])),
+        "raw_json": _text(redact(_json(record))[:MAX_RAW_JSON]),  # masked, then cut
         "rejected_at": datetime.now(UTC),
     }
 
@@ -172,7 +188,10 @@ def _json(record: Any) -> str:
     try:
         return json.dumps(record, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):  # too deep for the standard library's encoder
-        return repr(record)
+        try:
+            return repr(record)
+        except RecursionError:
+            return f"<{type(record).__name__} nested too deep to keep>"
 
 
 def _text(value: str) -> str:

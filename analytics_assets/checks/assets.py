@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from analytics_assets.api.records import REJECTED_TABLE
 from analytics_assets.checks.rules import RULES, RULES_BY_NAME, Finding, Rule
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import TABLES, Table
@@ -72,11 +73,17 @@ def latest_sync(
 
 
 def newest_load(warehouse: Warehouse) -> tuple[str, ...]:
-    """The newest completed dlt load, for a table whose materializations this instance lacks."""
-    if "_dlt_loads" not in warehouse.tables():
+    """The newest completed sync load, for a table whose materializations this instance lacks
+    (not the load of rejected records that follows a sync's own)."""
+    tables = warehouse.tables()
+    if "_dlt_loads" not in tables:
         return ()
     loads = warehouse.table("_dlt_loads")
-    newest = warehouse.scalar(f"SELECT MAX(load_id) FROM {loads} WHERE status = 0")
+    not_rejects = ""
+    if REJECTED_TABLE in tables:
+        rejected = warehouse.table(REJECTED_TABLE)
+        not_rejects = f" AND load_id NOT IN (SELECT DISTINCT _dlt_load_id FROM {rejected})"
+    newest = warehouse.scalar(f"SELECT MAX(load_id) FROM {loads} WHERE status = 0{not_rejects}")
     return (str(newest),) if newest else ()
 
 

@@ -254,9 +254,12 @@ def _rejected_records(scope: Scope) -> Finding:
     if REJECTED_TABLE not in warehouse.tables():
         return Finding(0, [], {"note": "no record was ever set aside"})
     rejected = warehouse.table(REJECTED_TABLE)
-    if scope.run_id is None:  # no materialization known here: judge the newest rejects
-        latest = f"(SELECT run_id FROM {rejected} ORDER BY rejected_at DESC LIMIT 1)"
-        where, args = f"resource = %s AND run_id = {latest}", [table.name]
+    if scope.run_id is None:
+        # No materialization known here: a sync's rejects load right after its own load, so
+        # they are the latest sync's if theirs is the newest load of all.
+        loads = warehouse.table("_dlt_loads")
+        newest = f"(SELECT MAX(load_id) FROM {loads} WHERE status = 0)"
+        where, args = f"resource = %s AND _dlt_load_id = {newest}", [table.name]
     else:
         where, args = "resource = %s AND run_id = %s", [table.name, scope.run_id]
     count = warehouse.scalar(f"SELECT COUNT(*) FROM {rejected} WHERE {where}", *args)

@@ -197,3 +197,22 @@ def test_the_watchdog_outlives_a_deadline_beyond_what_the_os_can_wait(
 
     with pytest.raises(ResponseDeadlineExceeded):
         _session(server, timeout_s=0.3).get(server.base_url + "users")
+
+
+def test_a_redirect_hop_that_waits_for_the_pace_past_the_deadline_ends_there(
+    server: SandboxServer,
+) -> None:
+    server.inject("users", Redirect(server.base_url + "users"), page=1)
+    session = ApiSession(
+        server.base_url,
+        HttpPolicy(max_attempts=1, timeout_s=1.0),
+        RateLimiter(requests_per_minute=30),  # a request every 2 s: the hop starts too late
+    )
+    session.headers["x-api-key"] = KEY
+
+    started = time.monotonic()
+    with pytest.raises(ResponseDeadlineExceeded):
+        session.get(server.base_url + "users")
+
+    assert time.monotonic() - started < 4
+    assert [e.fault for e in server.request_log] == ["Redirect"]  # the hop never left

@@ -98,3 +98,48 @@ def test_rejected_records_count_per_resource_and_carry_the_run() -> None:
         0,
     )
     assert {row["run_id"] for row in rejected.for_run("r-1")} == {"r-1"}
+
+
+def _nested(depth: int) -> list[Any]:
+    root: list[Any] = []
+    level = root
+    for _ in range(depth):
+        level.append([])
+        level = level[0]
+    return root
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (_lead(id=float("inf")), "id is inf, not a finite number"),
+        (_lead(sent_count=float("inf")), "sent_count is inf, not a finite number"),
+        (_lead(extra={"ratio": float("-inf")}), "extra.ratio is -inf, not a finite number"),
+        (_lead(data__city="WRONG"), "data__city would load into the declared column 'data__city'"),
+        (_lead(Data__City="x"), "Data__City would load into the declared column 'data__city'"),
+        (_lead(deep=_nested(1000)), "it cannot be written as JSON (Recursion limit reached)"),
+    ],
+)
+def test_what_dlt_would_load_wrong_or_not_at_all(record: Any, problem: str) -> None:
+    found = shape_problem(record, LEADS)
+    assert found is not None and found.startswith(problem)
+
+
+def test_a_record_too_deep_to_print_still_gets_its_row() -> None:
+    record = _lead(deep=_nested(5000))
+
+    row = rejected_row(record, LEADS, "deep", "u", 1, 0, Redactor([]))
+
+    assert row["record_id"] == "l_1"
+    assert row["raw_json"] == "<dict nested too deep to keep>"
+
+
+def test_the_raw_json_is_masked_before_it_is_cut() -> None:
+    key = "k3y/Ab+Cd=ef-123456"
+    padding = "x" * (20_000 - len('{"id": "l_1", "note": "') - len(key) // 2)
+    record = {"id": "l_1", "note": padding + key}
+
+    row = rejected_row(record, LEADS, "r", "u", 1, 0, Redactor([key]))
+
+    assert row["raw_json"].endswith('x***"}')  # the whole key masked, then at most 20,000 kept
+    assert key[: len(key) // 2] not in row["raw_json"]

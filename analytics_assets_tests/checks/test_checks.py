@@ -12,7 +12,7 @@ from analytics_assets.checks.rules import RULES
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import MODELS
-from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.sandbox import DuplicateRecord, PatchRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, use_api
 
@@ -125,3 +125,43 @@ def test_a_subset_of_checks_can_run_alone(
     assert result.success
     assert list(_evaluations(result)) == [only.to_user_string()]
     assert _materialized(result) == set()
+
+
+def _leads_checks_alone(instance: dg.DagsterInstance) -> dict[str, bool]:
+    """The leads checks re-run alone, as from the UI, in ``instance``."""
+    key = raw_asset_key(TABLES[1])
+    leads = [c for c in defs.asset_checks if any(k.asset_key == key for k in c.check_keys)]
+    result = dg.materialize(
+        leads,
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.all_asset_checks(),
+        raise_on_error=False,
+    )
+    return {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_checks_rerun_where_the_sync_is_unknown_judge_the_latest_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the sync's materialization (another instance), the latest sync's loads are
+    found in the warehouse: not the rejected records' own load, not an older sync's rejects."""
+    config = SandboxConfig(api_key=TEST_KEY, leads=300)
+    with SandboxServer(config) as server:
+        use_api(monkeypatch, server)
+        server.inject("leads", PatchRecord(4, ("id",), None), page=1)
+        server.inject("leads", DuplicateRecord(), page=2)
+        broken = run_sync()
+        after_broken = _leads_checks_alone(dg.DagsterInstance.ephemeral())
+        clean = run_sync()  # the cursor was held: every lead again, all of them fine
+        after_clean = _leads_checks_alone(dg.DagsterInstance.ephemeral())
+
+    in_run = {
+        e.asset_check_key.name: e.passed
+        for e in broken.get_asset_check_evaluations()
+        if e.asset_key == raw_asset_key(TABLES[1])
+    }
+    assert (in_run["primary_key"], in_run["rejected_records"]) == (False, False)
+    assert (after_broken["primary_key"], after_broken["rejected_records"]) == (False, False)
+    assert clean.success
+    assert (after_clean["primary_key"], after_clean["rejected_records"]) == (True, True)
