@@ -15,7 +15,7 @@ import traceback
 import dagster as dg
 from dlt.common.exceptions import TerminalException, TransientException
 from dlt.extract.exceptions import ResourceExtractionError
-from requests import ConnectionError, HTTPError, RequestException, Timeout
+from requests import ConnectionError, HTTPError, RequestException, Timeout, TooManyRedirects
 
 from analytics_assets.api.auth import ApiAuthenticationError
 from analytics_assets.api.errors import (
@@ -26,7 +26,7 @@ from analytics_assets.api.errors import (
     WaitTooLong,
     api_error_text,
 )
-from analytics_assets.api.http import RETRY_STATUSES
+from analytics_assets.api.http import MAX_REDIRECTS, RETRY_STATUSES
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.exceptions import exception_chain
 from analytics_assets.settings import API_KEY_VARIABLE, MissingApiKeyError, SettingsError
@@ -83,6 +83,14 @@ def _describe(
         if isinstance(error, ApiResponseError):
             # A malformed answer is for a person to look at; broken bodies were retried already.
             return f"{resource}: {error}", {"resource": resource}, False
+        if isinstance(error, TooManyRedirects):
+            url = getattr(error.request, "url", None) or "the API"
+            return (
+                f"{resource}: GET {url} was redirected more than {MAX_REDIRECTS} times; check "
+                "ANALYTICS_API_BASE_URL (a redirect loop does not end by retrying)",
+                {"resource": resource, "url": url},
+                False,
+            )
         if isinstance(error, HTTPError) and error.response is not None:
             return _http_failure(error, resource, redact)
         if isinstance(error, Timeout | ConnectionError):

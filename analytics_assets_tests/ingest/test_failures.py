@@ -43,6 +43,11 @@ def _http_error(status: int, body: bytes = b"") -> requests.HTTPError:
         (_http_error(503), "the API: GET http://127.0.0.1:1/v1/leads?page=2 answered 503", True),
         (_http_error(404), "the API: GET http://127.0.0.1:1/v1/leads?page=2 answered 404", False),
         (ZeroDivisionError("boom"), "the API: the sync failed with an unexpected error", True),
+        (
+            requests.TooManyRedirects("x", request=requests.Request("GET", "http://h/v1/a")),
+            "the API: GET http://h/v1/a was redirected more than 5 times",
+            False,
+        ),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
 )
