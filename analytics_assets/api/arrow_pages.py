@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.extract.items_transform import ItemTransform
 
 from analytics_assets.api.records import (
@@ -187,8 +188,9 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
             return None
         while any(pa.types.is_struct(field.type) for field in nested.schema):
             nested = nested.flatten()  # data -> data.city: the columns come in declared order
-        if nested.column(self._key).null_count:
-            return None
+        key = nested.column(self._key)
+        if key.null_count or pc.any(pc.equal(pc.utf8_trim_whitespace(key), "")).as_py():
+            return None  # a null or empty id: set aside on the record path
         return pa.Table.from_arrays(nested.columns, schema=self.schema)
 
 

@@ -79,6 +79,8 @@ def shape_problem(record: Any, table: Table) -> str | None:
         return f"{table.primary_key} is {state}"
     if isinstance(key, dict | list | bool):
         return f"{table.primary_key} is {_json_type(key)}, not a string"
+    if isinstance(key, str) and not key.strip():
+        return f"{table.primary_key} is empty"
     if isinstance(key, float) and not math.isfinite(key):
         return f"{table.primary_key} is {key}, not a finite number"
     columns = frozenset(column.name for column in table.columns)
@@ -171,7 +173,8 @@ def rejected_row(
 ) -> dict[str, Any]:
     """A row of ``rejected_records`` for ``record`` (the key masked in every text)."""
     key = record.get(table.primary_key) if isinstance(record, dict) else None
-    record_id = None if key is None or isinstance(key, dict | list) else _text(redact(str(key)))
+    unnamed = key is None or isinstance(key, dict | list) or not str(key).strip()
+    record_id = None if unnamed else _text(redact(str(key)))
     return {
         "resource": table.name,
         "page_url": _text(redact(page_url)),

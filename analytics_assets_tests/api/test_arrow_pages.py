@@ -86,3 +86,15 @@ def test_a_page_with_an_undeclared_field_takes_dlts_record_path_whole() -> None:
     out = step(page)
 
     assert out is page and len(out) == 2 and (step.arrow_pages, step.record_pages) == (0, 1)
+
+
+def test_an_empty_id_takes_the_record_path_and_is_set_aside() -> None:
+    rejected = RejectedRecords()
+    step = PagesAsArrow(LEADS, rejected)
+    page = _page(_leads(2))
+    page[0] = {**page[0], "id": ""}
+
+    out = step(page)
+
+    assert out is page and [record["id"] for record in out] == ["l_1"]
+    assert [(row["position"], row["reason"]) for row in rejected.rows] == [(0, "id is empty")]

@@ -48,6 +48,8 @@ def _lead(**changes: Any) -> dict[str, Any]:
         (_lead(id=None), "id is null"),
         (_lead(id={"v": 1}), "id is an object, not a string"),
         (_lead(id=True), "id is a boolean, not a string"),
+        (_lead(id=""), "id is empty"),
+        (_lead(id="  "), "id is empty"),
         (_lead(data=None), "data is null or missing; declared a non-nullable object"),
         (_lead(data="x"), "data is a string; declared an object"),
         (_lead(status=["a"]), "status is a list; declared string"),
