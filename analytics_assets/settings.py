@@ -1,7 +1,14 @@
 """Typed settings, read from the environment at run time (never at import time).
 
 The Dagster UI must open with no secret set, so nothing here runs on import: assets call
-``load_settings()`` when they execute.
+``settings_from(...)`` when they execute.
+
+The settings reach the assets through Dagster resources (``EnvBackedResource``: the API's in
+``api/resource.py``, the warehouse's in ``warehouse/resource.py``): each field stands for one
+documented environment variable. Set in the environment when the code location loads, a field
+is that variable (``dg.EnvVar``, read when a run starts; the UI names it); unset, the variable is
+read when a run starts; a value given in code or in the launchpad wins for that run. Fields are
+text, as environment variables are, and are checked by the same rules (``load_settings``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 from urllib.parse import urlsplit
+
+import dagster as dg
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DAY_S = 86_400.0
@@ -219,3 +229,35 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         leads_overlap_s=_number(env, "ANALYTICS_LEADS_OVERLAP_S", 300.0) or 0.0,
         duckdb_lock_wait_s=_number(env, "ANALYTICS_DUCKDB_LOCK_WAIT_S", 30.0) or 0.0,
     )
+
+
+class EnvBackedResource(dg.ConfigurableResource):
+    """A resource whose fields are documented environment variables (see the module docstring).
+
+    Subclasses map each field to its variable in ``VARIABLES``.
+    """
+
+    VARIABLES: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The resource with every variable set in ``environ`` as that field's ``dg.EnvVar``."""
+        env = os.environ if environ is None else environ
+        return cls(**{name: dg.EnvVar(var) for name, var in cls.VARIABLES.items() if env.get(var)})
+
+    def environ(self) -> dict[str, str]:
+        """The fields that have a value, as the environment variables they stand for."""
+        values = {name: getattr(self, name) for name in self.VARIABLES}
+        return {self.VARIABLES[name]: str(v) for name, v in values.items() if v is not None}
+
+
+def settings_from(*resources: EnvBackedResource) -> Settings:
+    """The settings of a run: the resources' fields over the process environment, checked.
+
+    Raises:
+        SettingsError: a value cannot work (naming its variable).
+    """
+    environ = dict(os.environ)
+    for resource in resources:
+        environ.update(resource.environ())
+    return load_settings(environ)

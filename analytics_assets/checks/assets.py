@@ -15,8 +15,9 @@ from analytics_assets.api.records import REJECTED_TABLE
 from analytics_assets.checks.rules import RULES, RULES_BY_NAME, Finding, Rule
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import TABLES, Table
-from analytics_assets.settings import load_settings
+from analytics_assets.settings import settings_from
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
+from analytics_assets.warehouse.resource import WarehouseResource
 from analytics_assets.warehouse.sql import Warehouse, open_warehouse
 
 SEVERITIES = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
@@ -97,13 +98,15 @@ def build_table_checks(table: Table) -> dg.AssetChecksDefinition:
         name=f"analytics_api_{table.name}_checks",
         pool=WAREHOUSE_POOL,
     )
-    def table_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        with open_warehouse(load_settings(), context.log.warning) as warehouse:
+    def table_checks(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        with open_warehouse(settings_from(warehouse), context.log.warning) as opened:
             loads, run_id = latest_sync(context.instance, raw_asset_key(table))
-            loads = newest_load(warehouse) if loads is None else loads
+            loads = newest_load(opened) if loads is None else loads
             for key in sorted(context.selected_asset_check_keys, key=lambda k: k.name):
                 rule = RULES_BY_NAME[key.name]
-                yield check_result(key, rule, rule.evaluate(warehouse, table, loads, run_id))
+                yield check_result(key, rule, rule.evaluate(opened, table, loads, run_id))
 
     return table_checks
 

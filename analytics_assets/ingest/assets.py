@@ -15,13 +15,14 @@ from analytics_assets.api.http import ApiSession, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.records import REJECTED_TABLE, RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
+from analytics_assets.api.resource import AnalyticsApiResource
 from analytics_assets.api.source import analytics_api_source
 from analytics_assets.ingest.failures import sync_failure
 from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
 from analytics_assets.schema import TABLES
-from analytics_assets.settings import Settings, load_automation_settings, load_settings
+from analytics_assets.settings import Settings, load_automation_settings, settings_from
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
 from analytics_assets.warehouse.pipeline import (
     LOADER_FILE_FORMAT,
@@ -29,6 +30,7 @@ from analytics_assets.warehouse.pipeline import (
     load_rejected,
     private_workdir,
 )
+from analytics_assets.warehouse.resource import WarehouseResource
 
 
 class SyncConfig(dg.Config):
@@ -61,12 +63,16 @@ def ingest_retry_policy() -> dg.RetryPolicy:
     retry_policy=ingest_retry_policy(),
 )
 def analytics_api_raw(
-    context: dg.AssetExecutionContext, config: SyncConfig, dlt: AnalyticsDltResource
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    dlt: AnalyticsDltResource,
+    api: AnalyticsApiResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
     """Sync users, leads and campaigns from the API into the warehouse with dlt."""
     redact = NO_SECRETS
     try:
-        settings = load_settings()
+        settings = settings_from(api, warehouse)
         redact = Redactor([settings.require_api_key()])
         yield from _sync(context, config, dlt, settings, redact)
     except Exception as error:

@@ -13,8 +13,9 @@ import dagster as dg
 
 from analytics_assets.ingest.specs import DAGSTER_TYPES, OWNERS, raw_asset_key
 from analytics_assets.schema import API_NAME, CAMPAIGNS, LEADS, USERS, Table
-from analytics_assets.settings import configured_destination, load_settings
+from analytics_assets.settings import configured_destination, settings_from
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
+from analytics_assets.warehouse.resource import WarehouseResource
 from analytics_assets.warehouse.sql import Warehouse, open_warehouse
 
 KEY_PREFIX = "analytics"
@@ -232,10 +233,12 @@ def _loaded_empty(context: dg.AssetExecutionContext, model: Model) -> set[str]:
     return names
 
 
-def materialize_model(context: dg.AssetExecutionContext, model: Model) -> dg.MaterializeResult:
+def materialize_model(
+    context: dg.AssetExecutionContext, model: Model, resource: WarehouseResource
+) -> dg.MaterializeResult:
     """Build ``model`` in the warehouse; its row count, table name and column docs as metadata."""
     loaded_empty = _loaded_empty(context, model)
-    with open_warehouse(load_settings(), context.log.warning) as warehouse:
+    with open_warehouse(settings_from(resource), context.log.warning) as warehouse:
         try:
             row_count = build_model(warehouse, model, loaded_empty)
         except RawTablesMissing as missing:
@@ -270,8 +273,10 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         description=f"Build {model.table_name} from the raw analytics_api tables it reads.",
     )
-    def _model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return materialize_model(context, model)
+    def _model(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        return materialize_model(context, model, warehouse)
 
     return _model
 

@@ -18,7 +18,6 @@ import pytest
 
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.assets import analytics_api_raw
-from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import (
     CAMPAIGN_PERFORMANCE,
@@ -59,7 +58,7 @@ def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInP
     """Materialize the raw assets and the models in process (``selection``: only those keys)."""
     return dg.materialize(
         [analytics_api_raw, *MODEL_ASSETS],
-        resources={"dlt": AnalyticsDltResource()},
+        resources=defs.resources,
         selection=list(selection) if selection is not None else None,
         raise_on_error=False,
     )

@@ -56,6 +56,19 @@ SENSOR_TICKS = """query ($repo: RepositorySelector!) {
 }"""
 
 
+RESOURCE = """query ($selector: ResourceSelector!) {
+  topLevelResourceDetailsOrError(resourceSelector: $selector) {
+    __typename
+    ... on ResourceDetails {
+      name
+      configFields { name description }
+      configuredValues { key value type }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+
 def _results(answer: dict[str, Any], field: str, typename: str) -> list[dict[str, Any]]:
     """The results of a ``...OrError`` field, failing with its error when it is not ``typename``."""
     value = answer[field]
@@ -165,3 +178,40 @@ def test_schedules_stopped_sensors_running_and_ticking(dagster: DagsterDev) -> N
         if tick["status"] == "FAILURE"
     }
     assert not failed, f"sensor ticks failed: {failed}"
+
+
+def test_the_api_and_warehouse_resources_show_their_fields_and_variables(
+    page: Page, dagster: DagsterDev, artifacts: Path
+) -> None:
+    """Deployment -> the code location -> Resources: each field, and the variable it comes from."""
+    details = {}
+    for name in ("api", "warehouse"):
+        selector = {**REPOSITORY_SELECTOR, "resourceName": name}
+        answer = dagster.graphql(RESOURCE, {"selector": selector})["topLevelResourceDetailsOrError"]
+        assert answer["__typename"] == "ResourceDetails", answer
+        details[name] = answer
+    api_fields = {field["name"] for field in details["api"]["configFields"]}
+    assert api_fields == {
+        "base_url",
+        "key_header",
+        "api_key",
+        "max_attempts",
+        "backoff_factor",
+        "timeout_s",
+        "max_wait_s",
+        "requests_per_minute",
+        "leads_overlap_s",
+    }
+    configured = {v["key"]: (v["type"], v["value"]) for v in details["api"]["configuredValues"]}
+    assert configured["base_url"] == ("ENV_VAR", "ANALYTICS_API_BASE_URL")
+    assert configured["api_key"] == ("ENV_VAR", "ANALYTICS_API_KEY")  # the name, not the key
+    warehouse = {v["key"]: v for v in details["warehouse"]["configuredValues"]}
+    assert (warehouse["duckdb_path"]["type"], warehouse["duckdb_path"]["value"]) == (
+        "ENV_VAR",
+        "ANALYTICS_DUCKDB_PATH",
+    )
+
+    page.goto(f"{dagster.url}/locations/analytics_assets/resources/api")
+    expect(page.get_by_text("ANALYTICS_API_KEY", exact=True).first).to_be_visible()
+    expect(page.get_by_text("timeout_s", exact=True).first).to_be_visible()
+    page.screenshot(path=artifacts / "06-resource-api.png")
