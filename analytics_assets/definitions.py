@@ -1,5 +1,7 @@
 """The code location: composes the one ``Definitions`` from explicit lists, nothing else."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from analytics_assets.api.resource import AnalyticsApiResource
@@ -12,23 +14,32 @@ from analytics_assets.automation import (
     with_freshness,
 )
 from analytics_assets.checks.assets import TABLE_CHECKS
-from analytics_assets.ingest.assets import analytics_api_raw
+from analytics_assets.ingest.assets import ingest_retry_policy, raw_asset
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.models.assets import MODEL_ASSETS
-from analytics_assets.settings import load_automation_settings
+from analytics_assets.settings import AutomationSettings, load_automation_settings
 from analytics_assets.warehouse.resource import WarehouseResource
 
-automation = load_automation_settings()  # schedules and policies are part of the definitions
 
-defs = dg.Definitions(
-    assets=with_freshness([analytics_api_raw, *MODEL_ASSETS], automation),
-    asset_checks=TABLE_CHECKS,
-    jobs=[analytics_api_sync, analytics_api_full_refresh],
-    schedules=build_schedules(automation),
-    sensors=[analytics_automation_sensor, analytics_run_failure_sensor],
-    resources={
-        "dlt": AnalyticsDltResource(),
-        "api": AnalyticsApiResource.from_env(),  # documented variables set at load: EnvVars
-        "warehouse": WarehouseResource.from_env(),
-    },
-)
+def build_definitions(
+    automation: AutomationSettings, resources: Mapping[str, object] | None = None
+) -> dg.Definitions:
+    """The definitions for ``automation``; ``resources`` replace those the environment sets."""
+    return dg.Definitions(
+        assets=with_freshness(
+            [raw_asset(ingest_retry_policy(automation)), *MODEL_ASSETS], automation
+        ),
+        asset_checks=TABLE_CHECKS,
+        jobs=[analytics_api_sync, analytics_api_full_refresh],
+        schedules=build_schedules(automation),
+        sensors=[analytics_automation_sensor, analytics_run_failure_sensor],
+        resources={
+            "dlt": AnalyticsDltResource(),
+            "api": AnalyticsApiResource.from_env(),  # documented variables set at load: EnvVars
+            "warehouse": WarehouseResource.from_env(),
+            **(resources or {}),
+        },
+    )
+
+
+defs = build_definitions(load_automation_settings())  # schedules and policies: read at load

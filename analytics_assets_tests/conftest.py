@@ -1,4 +1,9 @@
-"""Shared fixtures: a sandbox API on loopback, a fresh DuckDB file and dlt dir per test."""
+"""Shared fixtures: a sandbox API on loopback, a fresh DuckDB file and dlt dir per test.
+
+Tests point runs at the sandbox and the test's warehouse by swapping the code location's
+resources (``RESOURCES``, filled by ``warehouse``, ``use_api`` and ``configure``), never through
+the environment; only processes a test starts get them as variables (``process_env``).
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,31 @@ import dagster as dg
 import duckdb
 import pytest
 
+from analytics_assets.api.resource import AnalyticsApiResource
+from analytics_assets.definitions import build_definitions
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
-from analytics_assets.settings import PROJECT_DIR
+from analytics_assets.settings import (
+    PROJECT_DIR,
+    AutomationSettings,
+    EnvBackedResource,
+    Settings,
+    settings_from,
+)
+from analytics_assets.warehouse.resource import WarehouseResource
 
 TEST_KEY = "test-key-5f0c2a9e"  # distinctive, so leak checks can search for it
+RESOURCE_CLASSES: dict[str, type[EnvBackedResource]] = {
+    "api": AnalyticsApiResource,
+    "warehouse": WarehouseResource,
+}
 SETTINGS_VARIABLES = (
-    "ANALYTICS_API_BASE_URL",
-    "ANALYTICS_API_KEY",
-    "ANALYTICS_API_KEY_HEADER",
-    "ANALYTICS_DUCKDB_PATH",
-    "ANALYTICS_DLT_DIR",
+    *(var for cls in RESOURCE_CLASSES.values() for var in cls.VARIABLES.values()),
     "API_KEY",  # dlt's own lookup of the seed's dlt.secrets["api_key"]
 )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Before any test module loads the definitions: Dagster step retries wait 0.1 s, not 60 s."""
-    os.environ["ANALYTICS_RETRY_DELAY_S"] = "0.1"
+TEST_AUTOMATION = AutomationSettings(retry_delay_s=0.1)
+"""The definitions' settings in tests: Dagster step retries wait 0.1 s, not 60 s."""
+RESOURCES: dict[str, EnvBackedResource] = {}
+"""This test's resources, in place of the code location's: see the module docstring."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,14 +54,46 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test gets its own DuckDB file and dlt working dir, and no settings from outside."""
     for variable in SETTINGS_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     path = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("ANALYTICS_DUCKDB_PATH", str(path))
-    monkeypatch.setenv("ANALYTICS_DLT_DIR", str(tmp_path / "dlt"))
-    return path
+    RESOURCES.clear()
+    RESOURCES["api"] = AnalyticsApiResource()
+    RESOURCES["warehouse"] = WarehouseResource(duckdb_path=str(path), dlt_dir=str(tmp_path / "dlt"))
+    yield path
+    RESOURCES.clear()
+
+
+def configure(**variables: str) -> None:
+    """Set documented variables for this test's runs, as the resource fields they stand for."""
+    for key, cls in RESOURCE_CLASSES.items():
+        fields = {
+            name: variables.pop(var) for name, var in cls.VARIABLES.items() if var in variables
+        }
+        if fields:
+            current = RESOURCES.get(key) or cls()
+            RESOURCES[key] = cls(**{**{n: getattr(current, n) for n in cls.VARIABLES}, **fields})
+    assert not variables, f"not variables of the resources: {sorted(variables)}"
+
+
+def settings_for_test() -> Settings:
+    """The settings this test's runs would use (its resources over the environment)."""
+    return settings_from(*RESOURCES.values())
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment of a process a test starts: its resources as the variables they are."""
+    env = dict(os.environ)
+    for resource in RESOURCES.values():
+        env.update(resource.environ())
+    return {**env, **extra}
+
+
+def definitions_for_test() -> dg.Definitions:
+    """The code location's definitions with this test's resources and fast step retries."""
+    return build_definitions(TEST_AUTOMATION, RESOURCES)
 
 
 @pytest.fixture(scope="session")
@@ -65,24 +110,23 @@ def token_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def use_api(
-    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, key: str | None = TEST_KEY
-) -> None:
-    """Point the settings at ``server``; ``key=None`` leaves the key unset."""
-    monkeypatch.setenv("ANALYTICS_API_BASE_URL", server.base_url)
-    monkeypatch.setenv("ANALYTICS_API_KEY_HEADER", server.config.key_header)
-    if key is not None:
-        monkeypatch.setenv("ANALYTICS_API_KEY", key)
+def use_api(server: SandboxServer, key: str | None = TEST_KEY) -> None:
+    """Point this test's runs at ``server``; ``key=None`` leaves the key unset."""
+    configure(
+        ANALYTICS_API_BASE_URL=server.base_url,
+        ANALYTICS_API_KEY_HEADER=server.config.key_header,
+        **({"ANALYTICS_API_KEY": key} if key is not None else {}),
+    )
     server.clear_log()
 
 
-def run_sync(instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """Execute the ``analytics_api_sync`` job in process."""
-    from analytics_assets.definitions import defs
-
-    job = defs.resolve_job_def("analytics_api_sync")
+def run_sync(
+    instance: dg.DagsterInstance | None = None, **run: object
+) -> dg.ExecuteInProcessResult:
+    """Execute the ``analytics_api_sync`` job in process, with this test's resources."""
+    job = definitions_for_test().resolve_job_def("analytics_api_sync")
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, **run
     )
 
 

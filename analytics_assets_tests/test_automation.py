@@ -31,7 +31,7 @@ from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR, load_automation_settings
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
-from analytics_assets_tests.conftest import TEST_KEY, run_sync, use_api
+from analytics_assets_tests.conftest import RESOURCES, TEST_KEY, run_sync, use_api
 
 RAW_KEYS = [raw_asset_key(table) for table in TABLES]
 
@@ -145,7 +145,7 @@ def test_max_runtimes_follow_the_environment() -> None:
         assets=defs.assets,
         asset_checks=defs.asset_checks,
         jobs=list(build_jobs(runtimes)),
-        resources=defs.resources,
+        resources={**defs.resources, **RESOURCES},
     )
     assert _max_runtime_tags(custom) == {
         "analytics_api_sync": "600",
@@ -280,7 +280,10 @@ def _raw_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
         "raw_only", selection=dg.AssetSelection.assets(*RAW_KEYS), config=FULL_REFRESH_CONFIG
     )
     raw_defs = dg.Definitions(
-        assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=[job],
+        resources={**defs.resources, **RESOURCES},
     )
     return raw_defs.resolve_job_def("raw_only").execute_in_process(
         instance=instance, raise_on_error=False
@@ -300,12 +303,12 @@ def test_the_automation_sensor_rebuilds_models_only_after_good_raw_updates(
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         assert run_sync(instance).success  # everything is up to date
     quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert quiet.total_requested == 0
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300, defects=defects)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         assert _raw_only(instance).success == (not defects)  # a blocking check fails
 
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
@@ -344,7 +347,7 @@ def test_the_failure_sensor_posts_a_json_alert(
 ) -> None:
     url, received = receiver
     monkeypatch.setenv("ANALYTICS_ALERT_WEBHOOK_URL", url)
-    use_api(monkeypatch, sandbox, key="wrong-key")
+    use_api(sandbox, key="wrong-key")
     instance = dg.DagsterInstance.ephemeral()
     failed = run_sync(instance)
     assert not failed.success

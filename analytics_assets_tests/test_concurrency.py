@@ -8,7 +8,6 @@ for the file (``warehouse.wait_for_duckdb_file``), so no lock error is logged at
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from analytics_assets.definitions import defs
 from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
-from analytics_assets_tests.conftest import TEST_KEY, query, use_api
+from analytics_assets_tests.conftest import TEST_KEY, process_env, query, use_api
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 WRITERS = tuple(node.name for node in defs.resolve_job_def("analytics_api_sync").graph.nodes)
@@ -46,13 +45,13 @@ def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
 def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
     sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)):
         pass  # create the instance's storage first, as `dagster dev` would: not a race of two
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env = process_env(DAGSTER_HOME=str(home))
     command = [
         sys.executable,
         "-m",
@@ -103,7 +102,7 @@ def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(
     """
     config = SandboxConfig(api_key=TEST_KEY, leads=500)
     with SandboxServer(config) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         server.inject("leads", Delay(1.5), page=2, times=2)  # both runs stall in the extract
         shared_dlt = tmp_path / "shared-dlt"
         children = []
@@ -111,12 +110,11 @@ def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(
             home = tmp_path / f"home-{name}"
             home.mkdir()
             shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
-            env = {
-                **os.environ,
-                "DAGSTER_HOME": str(home),
-                "ANALYTICS_DLT_DIR": str(shared_dlt),
-                "ANALYTICS_DUCKDB_PATH": str(tmp_path / f"{name}.duckdb"),
-            }
+            env = process_env(
+                DAGSTER_HOME=str(home),
+                ANALYTICS_DLT_DIR=str(shared_dlt),
+                ANALYTICS_DUCKDB_PATH=str(tmp_path / f"{name}.duckdb"),
+            )
             children.append(
                 subprocess.Popen(
                     [sys.executable, "-c", RUN_SYNC],

@@ -13,7 +13,9 @@ def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
 ) -> None:
     # The default file name: DuckDB then names its catalog `analytics`, like the models' schema.
     warehouse = tmp_path / "analytics.duckdb"
+    # `make demo` reads the environment, as a user's shell sets it.
     monkeypatch.setenv("ANALYTICS_DUCKDB_PATH", str(warehouse))
+    monkeypatch.setenv("ANALYTICS_DLT_DIR", str(tmp_path / "dlt"))
 
     assert demo() == 0
 

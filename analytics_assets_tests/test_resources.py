@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 
 from analytics_assets.api.resource import AnalyticsApiResource
-from analytics_assets.definitions import defs
 from analytics_assets.sandbox import SandboxServer
 from analytics_assets.schema import TABLES
+from analytics_assets.settings import EnvBackedResource
 from analytics_assets.warehouse.resource import WarehouseResource
-from analytics_assets_tests.conftest import TEST_KEY, query, step_failure
+from analytics_assets_tests.conftest import RESOURCES, TEST_KEY, query, run_sync, step_failure
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 SETTINGS_VARIABLES = (
@@ -21,18 +21,10 @@ SETTINGS_VARIABLES = (
 )
 
 
-def _sync(resources: dict[str, object], **run: object) -> dg.ExecuteInProcessResult:
-    """analytics_api_sync with ``resources`` in place of the code location's."""
-    swapped = dg.Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        jobs=defs.jobs,
-        resources={**defs.resources, **resources},
-    )
-    job = swapped.resolve_job_def("analytics_api_sync")
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, **run
-    )
+def _sync(resources: dict[str, EnvBackedResource], **run: object) -> dg.ExecuteInProcessResult:
+    """analytics_api_sync with exactly ``resources`` for this test's API and warehouse."""
+    RESOURCES.update(resources)
+    return run_sync(**run)
 
 
 @pytest.fixture

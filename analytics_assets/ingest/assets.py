@@ -22,7 +22,12 @@ from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
 from analytics_assets.schema import TABLES
-from analytics_assets.settings import Settings, load_automation_settings, settings_from
+from analytics_assets.settings import (
+    AutomationSettings,
+    Settings,
+    load_automation_settings,
+    settings_from,
+)
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
 from analytics_assets.warehouse.pipeline import (
     LOADER_FILE_FORMAT,
@@ -40,13 +45,12 @@ class SyncConfig(dg.Config):
     """Read every lead instead of those updated since the last successful sync."""
 
 
-def ingest_retry_policy() -> dg.RetryPolicy:
+def ingest_retry_policy(settings: AutomationSettings) -> dg.RetryPolicy:
     """Dagster retries of the whole sync, for outages longer than the request retries.
 
     Permanent errors (settings, auth, other 4xx, bad answers) raise
     ``Failure(allow_retries=False)`` and are not retried.
     """
-    settings = load_automation_settings()
     return dg.RetryPolicy(
         max_retries=settings.retry_max,
         delay=settings.retry_delay_s,
@@ -55,28 +59,37 @@ def ingest_retry_policy() -> dg.RetryPolicy:
     )
 
 
-@dg.multi_asset(
-    name="analytics_api_raw",
-    specs=[raw_asset_spec(table) for table in TABLES],
-    can_subset=True,
-    pool=WAREHOUSE_POOL,
-    retry_policy=ingest_retry_policy(),
-)
-def analytics_api_raw(
-    context: dg.AssetExecutionContext,
-    config: SyncConfig,
-    dlt: AnalyticsDltResource,
-    api: AnalyticsApiResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    """Sync users, leads and campaigns from the API into the warehouse with dlt."""
-    redact = NO_SECRETS
-    try:
-        settings = settings_from(api, warehouse)
-        redact = Redactor([settings.require_api_key()])
-        yield from _sync(context, config, dlt, settings, redact)
-    except Exception as error:
-        raise sync_failure(error, redact) from None
+def raw_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """The raw tables' multi-asset, ``analytics_api_raw``, with its step's retry policy."""
+
+    @dg.multi_asset(
+        name="analytics_api_raw",
+        specs=[raw_asset_spec(table) for table in TABLES],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        retry_policy=retry_policy,
+    )
+    def analytics_api_raw(
+        context: dg.AssetExecutionContext,
+        config: SyncConfig,
+        dlt: AnalyticsDltResource,
+        api: AnalyticsApiResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        """Sync users, leads and campaigns from the API into the warehouse with dlt."""
+        redact = NO_SECRETS
+        try:
+            settings = settings_from(api, warehouse)
+            redact = Redactor([settings.require_api_key()])
+            yield from _sync(context, config, dlt, settings, redact)
+        except Exception as error:
+            raise sync_failure(error, redact) from None
+
+    return analytics_api_raw
+
+
+analytics_api_raw = raw_asset(ingest_retry_policy(load_automation_settings()))
+"""The raw assets with the retry policy the environment sets when the code location loads."""
 
 
 def _sync(

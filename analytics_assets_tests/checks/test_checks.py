@@ -14,7 +14,7 @@ from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import MODELS
 from analytics_assets.sandbox import DuplicateRecord, PatchRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, use_api
+from analytics_assets_tests.conftest import RESOURCES, TEST_KEY, query, run_sync, use_api
 
 RAW_KEYS = {raw_asset_key(table) for table in TABLES}
 JOB_KEYS = set(defs.resolve_job_def("analytics_api_sync").asset_layer.executable_asset_keys)
@@ -61,7 +61,7 @@ def test_checks_are_generated_from_the_schema() -> None:
 def test_every_check_passes_on_clean_data_in_the_same_run(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     result = run_sync()
 
@@ -81,7 +81,7 @@ def test_each_defect_fails_exactly_its_check_and_names_the_ids(
     check, severity = DEFECT_CHECKS[defect]
     config = SandboxConfig(api_key=TEST_KEY, leads=300, defects=(defect,))
     with SandboxServer(config) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         result = run_sync()
         bad_ids = sorted(server.defect_ids[defect])
 
@@ -109,14 +109,17 @@ def test_each_defect_fails_exactly_its_check_and_names_the_ids(
 def test_a_subset_of_checks_can_run_alone(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     assert run_sync().success
     only = dg.AssetCheckKey(raw_asset_key(TABLES[0]), "primary_key")
     job = dg.define_asset_job("only_pk", selection=dg.AssetSelection.checks(only))
 
     result = (
         dg.Definitions(
-            assets=defs.assets, asset_checks=defs.asset_checks, jobs=[job], resources=defs.resources
+            assets=defs.assets,
+            asset_checks=defs.asset_checks,
+            jobs=[job],
+            resources={**defs.resources, **RESOURCES},
         )
         .resolve_job_def("only_pk")
         .execute_in_process(raise_on_error=False)
@@ -134,7 +137,7 @@ def _leads_checks_alone(instance: dg.DagsterInstance) -> dict[str, bool]:
     result = dg.materialize(
         leads,
         instance=instance,
-        resources=defs.resources,
+        resources={**defs.resources, **RESOURCES},
         selection=dg.AssetSelection.all_asset_checks(),
         raise_on_error=False,
     )
@@ -148,7 +151,7 @@ def test_checks_rerun_where_the_sync_is_unknown_judge_the_latest_sync(
     found in the warehouse: not the rejected records' own load, not an older sync's rejects."""
     config = SandboxConfig(api_key=TEST_KEY, leads=300)
     with SandboxServer(config) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         server.inject("leads", PatchRecord(4, ("id",), None), page=1)
         server.inject("leads", DuplicateRecord(), page=2)
         broken = run_sync()

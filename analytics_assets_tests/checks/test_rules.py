@@ -8,8 +8,8 @@ import duckdb
 
 from analytics_assets.checks.rules import RULES_BY_NAME
 from analytics_assets.schema import USERS
-from analytics_assets.settings import load_settings
 from analytics_assets.warehouse.sql import open_warehouse
+from analytics_assets_tests.conftest import settings_for_test
 
 
 def _tables(path: Path) -> None:
@@ -27,7 +27,7 @@ def _tables(path: Path) -> None:
 
 def test_a_duplicate_in_the_latest_load_fails_primary_key(warehouse: Path) -> None:
     _tables(warehouse)
-    with open_warehouse(load_settings()) as opened:
+    with open_warehouse(settings_for_test()) as opened:
         finding = RULES_BY_NAME["primary_key"].evaluate(opened, USERS, ("L1",))
 
     assert not finding.passed
@@ -37,7 +37,7 @@ def test_a_duplicate_in_the_latest_load_fails_primary_key(warehouse: Path) -> No
 
 def test_staging_rows_of_an_older_load_do_not_fail_a_later_sync(warehouse: Path) -> None:
     _tables(warehouse)  # the latest sync (L2) loaded no users: dlt left L1's staging rows
-    with open_warehouse(load_settings()) as opened:
+    with open_warehouse(settings_for_test()) as opened:
         later = RULES_BY_NAME["primary_key"].evaluate(opened, USERS, ("L2",))
         nothing_loaded = RULES_BY_NAME["primary_key"].evaluate(opened, USERS, ())
 

@@ -80,7 +80,7 @@ BAD = {
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=500)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 

@@ -20,7 +20,14 @@ from analytics_assets.sandbox import (
     SandboxServer,
 )
 from analytics_assets.schema import LEADS, TABLES
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    TEST_KEY,
+    configure,
+    query,
+    run_sync,
+    step_failure,
+    use_api,
+)
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 CHANGED = 150  # two pages of changed leads in an incremental read
@@ -28,9 +35,9 @@ CHANGED = 150  # two pages of changed leads in an incremental read
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    monkeypatch.setenv("ANALYTICS_LEADS_OVERLAP_S", "0")
+    configure(ANALYTICS_LEADS_OVERLAP_S="0")
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=1000)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,14 @@ import pytest
 from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    TEST_KEY,
+    process_env,
+    query,
+    run_sync,
+    step_failure,
+    use_api,
+)
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 TIMEOUT_S = 120
@@ -24,7 +30,7 @@ TIMEOUT_S = 120
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=800)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 
@@ -32,7 +38,7 @@ def _start_child(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "analytics_assets_tests.crash_driver"],
         cwd=PROJECT_DIR,
-        env={**os.environ, **extra_env},
+        env=process_env(**extra_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from analytics_assets.sandbox import Headers, SandboxConfig, SandboxServer, Status, Trickle
-from analytics_assets_tests.conftest import TEST_KEY, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import TEST_KEY, configure, run_sync, step_failure, use_api
 
 TIMEOUT_S = 1.0
 BACKOFF = 0.1  # waits of 0.1 s, then 0.2 s
@@ -19,10 +19,10 @@ BACKOFF = 0.1  # waits of 0.1 s, then 0.2 s
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    monkeypatch.setenv("ANALYTICS_API_TIMEOUT_S", str(TIMEOUT_S))
-    monkeypatch.setenv("ANALYTICS_API_BACKOFF_FACTOR", str(BACKOFF))
+    configure(ANALYTICS_API_TIMEOUT_S=str(TIMEOUT_S))
+    configure(ANALYTICS_API_BACKOFF_FACTOR=str(BACKOFF))
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 
@@ -94,7 +94,7 @@ def test_a_reset_in_epoch_milliseconds_is_waited_for_and_logged(server: SandboxS
 def test_a_retry_after_beyond_the_cap_fails_at_once_naming_the_header(
     server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANALYTICS_API_MAX_WAIT_S", "60")
+    configure(ANALYTICS_API_MAX_WAIT_S="60")
     server.inject("campaigns", Status(429, headers={"Retry-After": "3600"}), page=1, times=3)
 
     result = run_sync()

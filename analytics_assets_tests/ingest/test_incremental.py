@@ -5,10 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from analytics_assets.definitions import defs
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import LEADS
 from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
@@ -25,7 +23,7 @@ def _lead_requests(server: SandboxServer) -> list[dict[str, str]]:
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch):
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=LEADS_COUNT)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 
@@ -73,11 +71,7 @@ def test_a_full_refresh_reads_every_lead_again(server: SandboxServer) -> None:
     assert run_sync().success
     server.change_leads(5)
     server.clear_log()
-    result = defs.resolve_job_def("analytics_api_sync").execute_in_process(
-        run_config={"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = run_sync(run_config={"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}})
 
     assert result.success, step_failure(result)
     requests = _lead_requests(server)

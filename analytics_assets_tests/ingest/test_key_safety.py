@@ -20,14 +20,21 @@ from analytics_assets.sandbox import (
 )
 from analytics_assets.sandbox.pages import render_error
 from analytics_assets.schema import LEADS
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    TEST_KEY,
+    configure,
+    query,
+    run_sync,
+    step_failure,
+    use_api,
+)
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 
@@ -115,7 +122,7 @@ def test_an_api_error_echoing_the_key_is_masked_everywhere(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("ANALYTICS_API_BACKOFF_FACTOR", "0.01")
+    configure(ANALYTICS_API_BACKOFF_FACTOR="0.01")
     caplog.set_level(logging.DEBUG)
     resource, fault = ECHOES[echo]
     server.inject(resource, fault, page=1, times=9)  # every attempt of every step retry

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 
 from analytics_assets.settings import PROJECT_DIR
+from analytics_assets_tests.conftest import process_env
 
 CHILD = """
 import socket, sys
@@ -35,7 +35,7 @@ def _outside_lookups(**environ: str) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-c", CHILD],
         cwd=PROJECT_DIR,
-        env={**os.environ, **environ},
+        env=process_env(**environ),
         capture_output=True,
         text=True,
         timeout=300,

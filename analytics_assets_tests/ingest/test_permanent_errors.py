@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from analytics_assets.sandbox import SandboxServer
-from analytics_assets_tests.conftest import run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import configure, run_sync, step_failure, use_api
 
 
 def _retries(result: dg.ExecuteInProcessResult) -> int:
@@ -85,10 +85,12 @@ SETTINGS = {
 def test_a_bad_setting_fails_at_once_before_any_request(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     environ, first_line = SETTINGS[case]
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
+    credentials = "DESTINATION__POSTGRES__CREDENTIALS"  # dlt's own configuration: a variable
+    if credentials in environ:
+        monkeypatch.setenv(credentials, environ[credentials])
+    configure(**{name: value for name, value in environ.items() if name != credentials})
 
     result = run_sync()
 
@@ -102,13 +104,13 @@ def test_a_bad_setting_fails_at_once_before_any_request(
 def test_a_warehouse_path_that_is_no_duckdb_file_fails_at_once(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, what: str
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     path = tmp_path / "warehouse"
     if what == "directory":
         path.mkdir()
     else:
         path.write_text("id,name\n1,a\n")
-    monkeypatch.setenv("ANALYTICS_DUCKDB_PATH", str(path))
+    configure(ANALYTICS_DUCKDB_PATH=str(path))
 
     result = run_sync()
 
@@ -124,10 +126,10 @@ def test_a_warehouse_path_that_is_no_duckdb_file_fails_at_once(
 def test_an_unwritable_directory_fails_at_once_naming_the_variable(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")  # as root, permissions would not stop a write
-    monkeypatch.setenv(variable, str(blocker / "below" / "analytics.duckdb"))
+    configure(**{variable: str(blocker / "below" / "analytics.duckdb")})
 
     result = run_sync()
 
@@ -145,9 +147,9 @@ def test_an_unreachable_api_is_retried_and_named_with_its_url(
     with socket.socket() as closed:  # a loopback port that nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    monkeypatch.setenv("ANALYTICS_API_BASE_URL", f"http://127.0.0.1:{port}/v1/")
-    monkeypatch.setenv("ANALYTICS_API_KEY", "k")
-    monkeypatch.setenv("ANALYTICS_API_BACKOFF_FACTOR", "0.01")
+    configure(ANALYTICS_API_BASE_URL=f"http://127.0.0.1:{port}/v1/")
+    configure(ANALYTICS_API_KEY="k")
+    configure(ANALYTICS_API_BACKOFF_FACTOR="0.01")
 
     result = run_sync()
 

@@ -25,7 +25,14 @@ from analytics_assets.sandbox import (
     Truncated,
 )
 from analytics_assets.schema import LEADS, TABLES
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    TEST_KEY,
+    configure,
+    query,
+    run_sync,
+    step_failure,
+    use_api,
+)
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 LEAD_PAGES = 5
@@ -34,7 +41,7 @@ LEAD_PAGES = 5
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=LEAD_PAGES * 100)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         yield server
 
 
@@ -149,7 +156,7 @@ def test_a_broken_connection_is_retried(
 def test_a_timeout_is_retried(
     server: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANALYTICS_API_TIMEOUT_S", "0.5")
+    configure(ANALYTICS_API_TIMEOUT_S="0.5")
     server.inject("leads", Delay(2), page=2)
 
     result = run_sync()
@@ -261,7 +268,7 @@ def test_a_rate_limited_api_is_paced_without_a_single_429(
 ) -> None:
     config = SandboxConfig(api_key=TEST_KEY, leads=900, rate_limit=4, rate_window_s=2)
     with SandboxServer(config) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
 
         result = run_sync()
 
@@ -274,7 +281,7 @@ def test_a_rate_limited_api_is_paced_without_a_single_429(
 def test_requests_per_minute_caps_the_rate(
     server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANALYTICS_API_REQUESTS_PER_MINUTE", "240")  # one per 0.25 s
+    configure(ANALYTICS_API_REQUESTS_PER_MINUTE="240")  # one per 0.25 s
 
     assert run_sync().success
 
@@ -316,7 +323,7 @@ def test_a_200_that_stays_html_fails_clearly_after_every_retry_keeping_the_data(
 ) -> None:
     assert run_sync().success
     before = set(query(warehouse, select_declared(LEADS)))
-    monkeypatch.setenv("ANALYTICS_API_BACKOFF_FACTOR", "0.01")
+    configure(ANALYTICS_API_BACKOFF_FACTOR="0.01")
     server.change_leads(3)
     server.clear_log()
     server.inject("leads", InvalidJson(), page=1, times=1000)

@@ -21,7 +21,7 @@ def test_the_key_is_nowhere_even_at_debug_and_on_errors(
 ) -> None:
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     instance = dg.DagsterInstance.ephemeral()
     sandbox.inject("leads", Status(503), page=2)  # a retry logs the failed request too
 

@@ -36,7 +36,7 @@ def test_every_page_of_every_resource_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = sandbox if mode == "url" else token_sandbox
-    use_api(monkeypatch, server)
+    use_api(server)
 
     result = run_sync()
 
@@ -54,7 +54,7 @@ def test_every_page_of_every_resource_loads(
 def test_rows_hold_exactly_the_served_values(
     sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     assert run_sync().success
 
@@ -65,7 +65,7 @@ def test_rows_hold_exactly_the_served_values(
 def test_every_declared_column_has_its_declared_type(
     sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     assert run_sync().success
 
@@ -91,7 +91,7 @@ def test_a_column_null_in_every_row_still_exists_with_its_type(
 ) -> None:
     table, column = ALL_NULL_COLUMN
     assert all(record.get(column) is None for record in sandbox.records(table))
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     assert run_sync().success
 
@@ -105,7 +105,7 @@ def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=450)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         assert run_sync().success
         changed = server.change_leads(30)
         before = {row[0]: row for row in query(warehouse, select_declared(LEADS))}
@@ -122,7 +122,7 @@ def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(
 def test_materializations_carry_row_counts_table_names_and_column_docs(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     result = run_sync()
 
@@ -147,7 +147,7 @@ def test_materializations_carry_row_counts_table_names_and_column_docs(
 
 def test_an_empty_load_reports_zero_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=0, campaigns=0)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
 
         result = run_sync()
 
@@ -168,7 +168,7 @@ def test_an_empty_load_reports_zero_rows(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_without_a_key_the_run_fails_at_once_naming_the_variable(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox, key=None)
+    use_api(sandbox, key=None)
 
     result = run_sync()
 
@@ -180,7 +180,7 @@ def test_without_a_key_the_run_fails_at_once_naming_the_variable(
 def test_a_wrong_key_fails_with_an_auth_error_after_one_request_per_endpoint(
     sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox, key="wrong-key-31337")
+    use_api(sandbox, key="wrong-key-31337")
 
     result = run_sync()
 
@@ -200,7 +200,7 @@ def test_a_wrong_key_fails_with_an_auth_error_after_one_request_per_endpoint(
 def test_a_key_refused_on_one_endpoint_names_it_and_loads_nothing(
     sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     sandbox.inject("leads", Status(403), page=1)
 
     result = run_sync()
@@ -231,7 +231,7 @@ def _loaded_tables(path: Path) -> list[str]:
 def test_the_api_key_appears_in_no_event_and_no_file(
     sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     instance = dg.DagsterInstance.ephemeral()
 
     result = run_sync(instance)
@@ -248,7 +248,7 @@ def test_the_api_key_appears_in_no_event_and_no_file(
 def test_progress_is_logged_per_resource(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
     instance = dg.DagsterInstance.ephemeral()
 
     result = run_sync(instance)

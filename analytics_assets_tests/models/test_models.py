@@ -31,7 +31,14 @@ from analytics_assets.models.assets import (
 from analytics_assets.sandbox import GENERATED_UNTIL, DuplicateRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    RESOURCES,
+    TEST_KEY,
+    query,
+    run_sync,
+    step_failure,
+    use_api,
+)
 from analytics_assets_tests.expected import DUCKDB_TYPES
 
 # More users than leads leaves some users without leads; these counts also give users whose
@@ -58,7 +65,7 @@ def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInP
     """Materialize the raw assets and the models in process (``selection``: only those keys)."""
     return dg.materialize(
         [analytics_api_raw, *MODEL_ASSETS],
-        resources=defs.resources,
+        resources={**defs.resources, **RESOURCES},
         selection=list(selection) if selection is not None else None,
         raise_on_error=False,
     )
@@ -283,7 +290,7 @@ def test_campaign_performance_holds_one_row_per_served_campaign(
     campaigns = small_sandbox.records("campaigns")
     assert any(campaign["creator"] is None for campaign in campaigns)
     assert any(campaign["stats"] is None for campaign in campaigns)
-    use_api(monkeypatch, small_sandbox)
+    use_api(small_sandbox)
 
     result = materialize()
 
@@ -301,7 +308,7 @@ def test_owner_pipeline_holds_one_row_per_served_user_with_zeros_for_users_witho
     without_leads = [row for row in expected.values() if row[3] == 0]
     assert without_leads and all(row[3:] == (0, 0, 0, 0, 0, None, None) for row in without_leads)
     assert any(row[3] > 0 and row[4] == 0 for row in expected.values())  # owns, none emailed
-    use_api(monkeypatch, small_sandbox)
+    use_api(small_sandbox)
 
     result = materialize()
 
@@ -476,7 +483,7 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
 def test_materializations_report_the_table_row_counts_names_and_columns(
     small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, small_sandbox)
+    use_api(small_sandbox)
 
     result = materialize()
 
@@ -501,7 +508,7 @@ def test_a_second_materialization_in_the_same_process_rebuilds_from_new_raw_data
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SandboxServer(SMALL) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
         assert materialize().success
         before = table_rows(warehouse, OWNER_PIPELINE)
         server.change_leads(5)  # last emailed "now", after every generated timestamp
@@ -542,7 +549,7 @@ def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> N
 def test_materializing_one_model_leaves_the_other_absent(
     model: Model, small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_api(monkeypatch, small_sandbox)
+    use_api(small_sandbox)
     raw_keys = [raw_asset_key(table) for table in TABLES]
 
     result = materialize([*raw_keys, model.key])
@@ -603,7 +610,7 @@ def _sync_with_a_failed_check(
 ) -> dict[dg.AssetKey, dict[str, Any]]:
     """Run analytics_api_sync, which fails on exactly one blocking check, of table ``failing``;
     the models it materialized, with their metadata."""
-    use_api(monkeypatch, server)
+    use_api(server)
     result = run_sync()
     failed = [
         (event.asset_key.path[-1], event.check_name)

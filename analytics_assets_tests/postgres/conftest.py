@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
+from analytics_assets_tests.conftest import configure
+
 Query = Callable[[str], list[tuple[Any, ...]]]
 
 
@@ -43,7 +45,7 @@ def postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Que
     name = f"analytics_test_{uuid.uuid4().hex[:12]}"
     _admin(postgres_url, f"CREATE DATABASE {name}")
     url = urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
-    monkeypatch.setenv("ANALYTICS_DESTINATION", "postgres")
+    configure(ANALYTICS_DESTINATION="postgres")
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
 
     def query(sql: str) -> list[tuple[Any, ...]]:

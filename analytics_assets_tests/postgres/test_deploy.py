@@ -27,7 +27,7 @@ def test_the_production_instance_stores_runs_in_postgres(
     monkeypatch.setenv("DAGSTER_PG_USERNAME", database.username or "")
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", database.password or "")
     shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         result = run_sync(instance)

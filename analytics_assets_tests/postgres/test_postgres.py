@@ -39,7 +39,7 @@ def test_sync_checks_and_models_are_exact_on_postgres(
     postgres: Query, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=2100)) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
 
         result = run_sync()
 
@@ -83,7 +83,7 @@ def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(
 ) -> None:
     config = SandboxConfig(api_key=TEST_KEY, leads=300, defects=("malformed_email",))
     with SandboxServer(config) as server:
-        use_api(monkeypatch, server)
+        use_api(server)
 
         result = run_sync()
 

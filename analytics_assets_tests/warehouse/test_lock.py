@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 
 from analytics_assets.sandbox import SandboxServer
-from analytics_assets.settings import load_settings
 from analytics_assets.warehouse.lock import WarehouseInUseError, wait_for_duckdb_file
 from analytics_assets.warehouse.sql import open_warehouse
-from analytics_assets_tests.conftest import query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import (
+    configure,
+    query,
+    run_sync,
+    settings_for_test,
+    step_failure,
+    use_api,
+)
 
 HOLD = (
     "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
@@ -24,7 +30,7 @@ HOLD = (
 @pytest.fixture
 def held(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[str]]:
     """Another process with the warehouse file open for writing, until released."""
-    monkeypatch.setenv("ANALYTICS_DUCKDB_LOCK_WAIT_S", "0.3")
+    configure(ANALYTICS_DUCKDB_LOCK_WAIT_S="0.3")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(warehouse)],
@@ -51,7 +57,7 @@ def test_a_sync_against_a_held_file_names_it_and_its_holder_then_recovers(
     held: subprocess.Popen[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    use_api(monkeypatch, sandbox)
+    use_api(sandbox)
 
     blocked = run_sync()
 
@@ -73,7 +79,7 @@ def test_checks_and_models_name_a_held_file_too(
     warehouse: Path, held: subprocess.Popen[str]
 ) -> None:
     with pytest.raises(WarehouseInUseError, match=rf"PID {held.pid}\)") as raised:
-        with open_warehouse(load_settings()):
+        with open_warehouse(settings_for_test()):
             pass
 
     assert str(warehouse) in str(raised.value)
