@@ -246,9 +246,24 @@ class EnvBackedResource(dg.ConfigurableResource):
         return cls(**{name: dg.EnvVar(var) for name, var in cls.VARIABLES.items() if env.get(var)})
 
     def environ(self) -> dict[str, str]:
-        """The fields that have a value, as the environment variables they stand for."""
+        """The fields that have a value, as the environment variables they stand for.
+
+        An ``EnvVar`` not resolved yet (outside a run) is left to the environment itself.
+        """
         values = {name: getattr(self, name) for name in self.VARIABLES}
-        return {self.VARIABLES[name]: str(v) for name, v in values.items() if v is not None}
+        return {
+            self.VARIABLES[name]: str(value)
+            for name, value in values.items()
+            if value is not None and not isinstance(value, dg.EnvVar)
+        }
+
+
+def run_environ(*resources: EnvBackedResource) -> dict[str, str]:
+    """The process environment with the resources' fields over it."""
+    environ = dict(os.environ)
+    for resource in resources:
+        environ.update(resource.environ())
+    return environ
 
 
 def settings_from(*resources: EnvBackedResource) -> Settings:
@@ -257,7 +272,4 @@ def settings_from(*resources: EnvBackedResource) -> Settings:
     Raises:
         SettingsError: a value cannot work (naming its variable).
     """
-    environ = dict(os.environ)
-    for resource in resources:
-        environ.update(resource.environ())
-    return load_settings(environ)
+    return load_settings(run_environ(*resources))

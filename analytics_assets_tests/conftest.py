@@ -7,7 +7,6 @@ the environment; only processes a test starts get them as variables (``process_e
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from analytics_assets.settings import (
     AutomationSettings,
     EnvBackedResource,
     Settings,
+    run_environ,
     settings_from,
 )
 from analytics_assets.warehouse.resource import WarehouseResource
@@ -85,10 +85,7 @@ def settings_for_test() -> Settings:
 
 def process_env(**extra: str) -> dict[str, str]:
     """The environment of a process a test starts: its resources as the variables they are."""
-    env = dict(os.environ)
-    for resource in RESOURCES.values():
-        env.update(resource.environ())
-    return {**env, **extra}
+    return {**run_environ(*RESOURCES.values()), **extra}
 
 
 def definitions_for_test() -> dg.Definitions:

@@ -106,3 +106,9 @@ def test_a_key_variable_unset_at_launch_fails_the_run_at_once_naming_it(
 
     with pytest.raises(dg.DagsterInvalidConfigError, match="ANALYTICS_API_KEY"):
         _sync(resources)
+
+
+def test_an_env_var_not_resolved_yet_is_left_to_the_environment() -> None:
+    api = AnalyticsApiResource(base_url=dg.EnvVar("ANALYTICS_API_BASE_URL"), timeout_s="5")
+
+    assert api.environ() == {"ANALYTICS_API_TIMEOUT_S": "5"}
