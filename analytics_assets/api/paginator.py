@@ -9,7 +9,8 @@ This paginator accepts both, and a relative URL. It ends on ``has_more: false``,
 or missing ``next_page`` when ``has_more`` is absent.
 
 It refuses what would otherwise pass as a short but "successful" read: an error envelope, an
-envelope without the records key, ``has_more: true`` without a ``next_page``, a repeated
+envelope without the records key or whose records are not a list (dlt would take an object as
+one record, and null as an empty page), ``has_more: true`` without a ``next_page``, a repeated
 ``next_page``, endless empty pages, or an empty page claiming more that is followed by records
 (the empty page hid some). Trailing empty pages pass. A read that ends but served some record
 twice (a page repeated, so another page's records were never served) is *incomplete*:
@@ -40,6 +41,7 @@ PageCallback = Callable[[int], None]
 IncompleteCallback = Callable[[str], None]
 """Called when a read ends without being known complete, with the reason."""
 
+JSON_KINDS = {type(None): "null", dict: "an object", str: "a string", int: "a number"}
 MAX_EMPTY_PAGES = 5
 """Consecutive empty pages that still claim ``has_more`` before the read is called a loop."""
 
@@ -198,6 +200,13 @@ class NextPagePaginator(BaseReferencePaginator):
             raise ApiResponseError(
                 f"GET {url} answered without the {self.records_key!r} key "
                 f"(keys: {self.redact(str(sorted(envelope)))})"
+            )
+        records = envelope[self.records_key]
+        if not isinstance(records, list):  # dlt would take it as one record: the page is lost
+            kind = JSON_KINDS.get(type(records), type(records).__name__)
+            raise ApiResponseError(
+                f"GET {url} answered {self.records_key!r} as {kind}, not a list of records, "
+                "so the page cannot be read; nothing was loaded. Report it to the API's provider"
             )
         return envelope
 

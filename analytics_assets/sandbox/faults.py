@@ -241,6 +241,19 @@ class MissingResourceKey(Fault):
 
 
 @dataclass(frozen=True)
+class RecordsNotAList(Fault):
+    """A 200 success envelope whose ``<resource>`` holds ``value`` (null, an object, a string)
+    instead of the list of records: a client that wraps it as one record loses the page."""
+
+    value: Any = None
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        body[page.resource] = self.value
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
 class ErrorEnvelope(Fault):
     """A 200 whose envelope says ``status: error`` with an ``errors`` list and no records."""
 

@@ -18,6 +18,7 @@ from analytics_assets.sandbox import (
     ErrorEnvelope,
     InvalidJson,
     MissingResourceKey,
+    RecordsNotAList,
     Reset,
     SandboxConfig,
     SandboxServer,
@@ -170,12 +171,15 @@ def test_a_timeout_is_retried(
     ("fault", "says"),
     [
         (MissingResourceKey(), "answered without the 'leads' key"),
+        (RecordsNotAList(None), "answered 'leads' as null, not a list of records"),
+        (RecordsNotAList({"id": "l_x"}), "answered 'leads' as an object, not a list of records"),
+        (RecordsNotAList("oops"), "answered 'leads' as a string, not a list of records"),
         (
             ErrorEnvelope(),
             "answered 200 with status 'error' (An error occurred while listing leads.)",
         ),
     ],
-    ids=["missing_key", "error_envelope"],
+    ids=["missing_key", "null_records", "object_records", "string_records", "error_envelope"],
 )
 def test_a_bad_body_fails_clearly_and_keeps_the_previous_data(
     server: SandboxServer, warehouse: Path, fault: object, says: str
