@@ -8,8 +8,10 @@ the environment; only processes a test starts get them as variables (``process_e
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -91,6 +93,24 @@ def process_env(**extra: str) -> dict[str, str]:
 def definitions_for_test() -> dg.Definitions:
     """The code location's definitions with this test's resources and fast step retries."""
     return build_definitions(TEST_AUTOMATION, RESOURCES)
+
+
+Serve = Callable[..., SandboxServer]
+"""``serve(**config)``: a sandbox with those SandboxConfig fields (and the test key), this test's
+runs pointed at it; it stops with the test."""
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """Start sandboxes for this test (see ``Serve``)."""
+    with ExitStack() as stack:
+
+        def start(**config: Any) -> SandboxServer:
+            server = stack.enter_context(SandboxServer(SandboxConfig(api_key=TEST_KEY, **config)))
+            use_api(server)
+            return server
+
+        yield start
 
 
 @pytest.fixture(scope="session")

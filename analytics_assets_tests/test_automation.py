@@ -299,7 +299,7 @@ def _raw_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     ],
 )
 def test_the_automation_sensor_rebuilds_models_only_after_good_raw_updates(
-    defects: tuple[str, ...], rebuilt: set[dg.AssetKey], monkeypatch: pytest.MonkeyPatch
+    defects: tuple[str, ...], rebuilt: set[dg.AssetKey]
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:

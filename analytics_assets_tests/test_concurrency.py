@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from analytics_assets.definitions import defs
 from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
@@ -43,7 +42,7 @@ def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
 
 
 def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
-    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     use_api(sandbox)
     home = tmp_path / "dagster_home"
@@ -92,9 +91,7 @@ def test_two_runs_at_once_both_succeed_one_writer_at_a_time(
         assert start >= end  # no two warehouse writers ever overlapped
 
 
-def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(tmp_path: Path) -> None:
     """Two instances (so no shared pool), one ANALYTICS_DLT_DIR, both runs mid-extract at once.
 
     Each run works in a dlt directory of its own: before, each dropped the shared pipeline

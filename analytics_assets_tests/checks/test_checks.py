@@ -58,9 +58,7 @@ def test_checks_are_generated_from_the_schema() -> None:
     }
 
 
-def test_every_check_passes_on_clean_data_in_the_same_run(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_check_passes_on_clean_data_in_the_same_run(sandbox: SandboxServer) -> None:
     use_api(sandbox)
 
     result = run_sync()
@@ -76,7 +74,7 @@ def test_every_check_passes_on_clean_data_in_the_same_run(
 
 @pytest.mark.parametrize("defect", sorted(DEFECT_CHECKS))
 def test_each_defect_fails_exactly_its_check_and_names_the_ids(
-    defect: str, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    defect: str, warehouse: Path
 ) -> None:
     check, severity = DEFECT_CHECKS[defect]
     config = SandboxConfig(api_key=TEST_KEY, leads=300, defects=(defect,))
@@ -106,9 +104,7 @@ def test_each_defect_fails_exactly_its_check_and_names_the_ids(
         assert result.success
 
 
-def test_a_subset_of_checks_can_run_alone(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_subset_of_checks_can_run_alone(sandbox: SandboxServer) -> None:
     use_api(sandbox)
     assert run_sync().success
     only = dg.AssetCheckKey(raw_asset_key(TABLES[0]), "primary_key")
@@ -144,9 +140,7 @@ def _leads_checks_alone(instance: dg.DagsterInstance) -> dict[str, bool]:
     return {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
 
 
-def test_checks_rerun_where_the_sync_is_unknown_judge_the_latest_sync(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_checks_rerun_where_the_sync_is_unknown_judge_the_latest_sync() -> None:
     """Without the sync's materialization (another instance), the latest sync's loads are
     found in the warehouse: not the rejected records' own load, not an older sync's rejects."""
     config = SandboxConfig(api_key=TEST_KEY, leads=300)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 
-from analytics_assets.sandbox import PatchRecord, ReplaceRecord, SandboxConfig, SandboxServer
+from analytics_assets.sandbox import PatchRecord, ReplaceRecord, SandboxServer
 from analytics_assets.schema import LEADS, TABLES
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import Serve, query, run_sync, step_failure
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 PAGE, POSITION = 2, 7
@@ -78,10 +77,8 @@ BAD = {
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=500)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    return serve(leads=500)
 
 
 def _checks(result: dg.ExecuteInProcessResult, table: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ cursor that moved past a broken read would lose the changes made before it for g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -16,17 +15,15 @@ from analytics_assets.sandbox import (
     HasMoreWithoutNextPage,
     RelativeNextPage,
     RepeatedPage,
-    SandboxConfig,
     SandboxServer,
 )
 from analytics_assets.schema import LEADS, TABLES
 from analytics_assets_tests.conftest import (
-    TEST_KEY,
+    Serve,
     configure,
     query,
     run_sync,
     step_failure,
-    use_api,
 )
 from analytics_assets_tests.expected import expected_rows, select_declared
 
@@ -34,11 +31,9 @@ CHANGED = 150  # two pages of changed leads in an incremental read
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+def server(serve: Serve) -> SandboxServer:
     configure(ANALYTICS_LEADS_OVERLAP_S="0")
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=1000)) as server:
-        use_api(server)
-        yield server
+    return serve(leads=1000)
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> set[str]:

@@ -6,21 +6,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
+from analytics_assets.sandbox import Delay, SandboxServer
 from analytics_assets.schema import TABLES
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets_tests.conftest import (
-    TEST_KEY,
+    Serve,
     process_env,
     query,
     run_sync,
     step_failure,
-    use_api,
 )
 from analytics_assets_tests.expected import expected_rows, select_declared
 
@@ -28,10 +27,8 @@ TIMEOUT_S = 120
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=800)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    return serve(leads=800)
 
 
 def _start_child(extra_env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 
 import dagster as dg
 import pytest
 
-from analytics_assets.sandbox import Headers, SandboxConfig, SandboxServer, Status, Trickle
-from analytics_assets_tests.conftest import TEST_KEY, configure, run_sync, step_failure, use_api
+from analytics_assets.sandbox import Headers, SandboxServer, Status, Trickle
+from analytics_assets_tests.conftest import (
+    Serve,
+    configure,
+    run_sync,
+    step_failure,
+)
 
 TIMEOUT_S = 1.0
 BACKOFF = 0.1  # waits of 0.1 s, then 0.2 s
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    configure(ANALYTICS_API_TIMEOUT_S=str(TIMEOUT_S))
-    configure(ANALYTICS_API_BACKOFF_FACTOR=str(BACKOFF))
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    configure(ANALYTICS_API_TIMEOUT_S=str(TIMEOUT_S), ANALYTICS_API_BACKOFF_FACTOR=str(BACKOFF))
+    return serve(leads=300)
 
 
 def _times(server: SandboxServer, resource: str, page: int) -> list[float]:
@@ -92,7 +93,7 @@ def test_a_reset_in_epoch_milliseconds_is_waited_for_and_logged(server: SandboxS
 
 
 def test_a_retry_after_beyond_the_cap_fails_at_once_naming_the_header(
-    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+    server: SandboxServer,
 ) -> None:
     configure(ANALYTICS_API_MAX_WAIT_S="60")
     server.inject("campaigns", Status(429, headers={"Retry-After": "3600"}), page=1, times=3)

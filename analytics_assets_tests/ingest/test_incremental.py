@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.sandbox import SandboxServer
 from analytics_assets.schema import LEADS
-from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
+from analytics_assets_tests.conftest import Serve, query, run_sync, step_failure
 from analytics_assets_tests.expected import expected_rows, select_declared
 from analytics_assets_tests.ingest.test_sync import raw_materializations
 
@@ -21,10 +21,8 @@ def _lead_requests(server: SandboxServer) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch):
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=LEADS_COUNT)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    return serve(leads=LEADS_COUNT)
 
 
 def test_the_second_sync_reads_only_changed_leads(server: SandboxServer, warehouse: Path) -> None:

@@ -22,20 +22,18 @@ from analytics_assets.sandbox.pages import render_error
 from analytics_assets.schema import LEADS
 from analytics_assets_tests.conftest import (
     TEST_KEY,
+    Serve,
     configure,
     query,
     run_sync,
     step_failure,
-    use_api,
 )
 from analytics_assets_tests.expected import expected_rows, select_declared
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    return serve(leads=300)
 
 
 @pytest.fixture
@@ -118,7 +116,6 @@ ECHOES = {
 def test_an_api_error_echoing_the_key_is_masked_everywhere(
     server: SandboxServer,
     echo: str,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:

@@ -102,7 +102,7 @@ def test_a_bad_setting_fails_at_once_before_any_request(
 
 @pytest.mark.parametrize("what", ["directory", "other_file"])
 def test_a_warehouse_path_that_is_no_duckdb_file_fails_at_once(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, what: str
+    sandbox: SandboxServer, tmp_path: Path, what: str
 ) -> None:
     use_api(sandbox)
     path = tmp_path / "warehouse"
@@ -124,7 +124,7 @@ def test_a_warehouse_path_that_is_no_duckdb_file_fails_at_once(
 
 @pytest.mark.parametrize("variable", ["ANALYTICS_DUCKDB_PATH", "ANALYTICS_DLT_DIR"])
 def test_an_unwritable_directory_fails_at_once_naming_the_variable(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+    sandbox: SandboxServer, tmp_path: Path, variable: str
 ) -> None:
     use_api(sandbox)
     blocker = tmp_path / "a-file"
@@ -141,9 +141,7 @@ def test_an_unwritable_directory_fails_at_once_naming_the_variable(
     assert line.endswith("point it at a writable directory")
 
 
-def test_an_unreachable_api_is_retried_and_named_with_its_url(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_an_unreachable_api_is_retried_and_named_with_its_url() -> None:
     with socket.socket() as closed:  # a loopback port that nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

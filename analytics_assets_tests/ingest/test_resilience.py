@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from analytics_assets.sandbox import (
 from analytics_assets.schema import LEADS, TABLES
 from analytics_assets_tests.conftest import (
     TEST_KEY,
+    Serve,
     configure,
     query,
     run_sync,
@@ -40,10 +40,8 @@ LEAD_PAGES = 5
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=LEAD_PAGES * 100)) as server:
-        use_api(server)
-        yield server
+def server(serve: Serve) -> SandboxServer:
+    return serve(leads=LEAD_PAGES * 100)
 
 
 def _attempts(server: SandboxServer, resource: str, page: int) -> list:
@@ -154,9 +152,7 @@ def test_a_broken_connection_is_retried(
     _tables_match(server, warehouse)
 
 
-def test_a_timeout_is_retried(
-    server: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_timeout_is_retried(server: SandboxServer, warehouse: Path) -> None:
     configure(ANALYTICS_API_TIMEOUT_S="0.5")
     server.inject("leads", Delay(2), page=2)
 
@@ -267,9 +263,7 @@ def test_the_same_record_on_two_pages_is_merged_once_and_reported(
     assert checks["primary_key"].metadata["sample_ids"].value == [duplicate]
 
 
-def test_a_rate_limited_api_is_paced_without_a_single_429(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_rate_limited_api_is_paced_without_a_single_429(warehouse: Path) -> None:
     config = SandboxConfig(api_key=TEST_KEY, leads=900, rate_limit=4, rate_window_s=2)
     with SandboxServer(config) as server:
         use_api(server)
@@ -282,9 +276,7 @@ def test_a_rate_limited_api_is_paced_without_a_single_429(
         _tables_match(server, warehouse)
 
 
-def test_requests_per_minute_caps_the_rate(
-    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requests_per_minute_caps_the_rate(server: SandboxServer) -> None:
     configure(ANALYTICS_API_REQUESTS_PER_MINUTE="240")  # one per 0.25 s
 
     assert run_sync().success
@@ -323,7 +315,7 @@ def test_a_200_that_is_not_json_is_retried_like_a_503(
 
 
 def test_a_200_that_stays_html_fails_clearly_after_every_retry_keeping_the_data(
-    server: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    server: SandboxServer, warehouse: Path
 ) -> None:
     assert run_sync().success
     before = set(query(warehouse, select_declared(LEADS)))

@@ -33,7 +33,6 @@ def test_every_page_of_every_resource_loads(
     sandbox: SandboxServer,
     token_sandbox: SandboxServer,
     warehouse: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = sandbox if mode == "url" else token_sandbox
     use_api(server)
@@ -51,9 +50,7 @@ def test_every_page_of_every_resource_loads(
         assert all("next_page" in entry.query for entry in lead_pages[1:])
 
 
-def test_rows_hold_exactly_the_served_values(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_rows_hold_exactly_the_served_values(sandbox: SandboxServer, warehouse: Path) -> None:
     use_api(sandbox)
 
     assert run_sync().success
@@ -63,7 +60,7 @@ def test_rows_hold_exactly_the_served_values(
 
 
 def test_every_declared_column_has_its_declared_type(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(sandbox)
 
@@ -87,7 +84,7 @@ def test_every_declared_column_has_its_declared_type(
 
 
 def test_a_column_null_in_every_row_still_exists_with_its_type(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, warehouse: Path
 ) -> None:
     table, column = ALL_NULL_COLUMN
     assert all(record.get(column) is None for record in sandbox.records(table))
@@ -101,9 +98,7 @@ def test_a_column_null_in_every_row_still_exists_with_its_type(
     ) == [(len(sandbox.records(table)), 0, DUCKDB_TYPES[TABLES_BY_NAME[table].column(column).type])]
 
 
-def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(warehouse: Path) -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=450)) as server:
         use_api(server)
         assert run_sync().success
@@ -120,7 +115,7 @@ def test_a_second_run_updates_changed_rows_and_adds_no_duplicates(
 
 
 def test_materializations_carry_row_counts_table_names_and_column_docs(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer,
 ) -> None:
     use_api(sandbox)
 
@@ -145,7 +140,7 @@ def test_materializations_carry_row_counts_table_names_and_column_docs(
         ]
 
 
-def test_an_empty_load_reports_zero_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_load_reports_zero_rows() -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=0, campaigns=0)) as server:
         use_api(server)
 
@@ -165,9 +160,7 @@ def test_an_empty_load_reports_zero_rows(monkeypatch: pytest.MonkeyPatch) -> Non
         }
 
 
-def test_without_a_key_the_run_fails_at_once_naming_the_variable(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_key_the_run_fails_at_once_naming_the_variable(sandbox: SandboxServer) -> None:
     use_api(sandbox, key=None)
 
     result = run_sync()
@@ -178,7 +171,7 @@ def test_without_a_key_the_run_fails_at_once_naming_the_variable(
 
 
 def test_a_wrong_key_fails_with_an_auth_error_after_one_request_per_endpoint(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(sandbox, key="wrong-key-31337")
 
@@ -198,7 +191,7 @@ def test_a_wrong_key_fails_with_an_auth_error_after_one_request_per_endpoint(
 
 
 def test_a_key_refused_on_one_endpoint_names_it_and_loads_nothing(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(sandbox)
     sandbox.inject("leads", Status(403), page=1)
@@ -229,7 +222,7 @@ def _loaded_tables(path: Path) -> list[str]:
 
 
 def test_the_api_key_appears_in_no_event_and_no_file(
-    sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(sandbox)
     instance = dg.DagsterInstance.ephemeral()
@@ -245,9 +238,7 @@ def test_the_api_key_appears_in_no_event_and_no_file(
     assert not [path for path in files if TEST_KEY.encode() in path.read_bytes()]
 
 
-def test_progress_is_logged_per_resource(
-    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_progress_is_logged_per_resource(sandbox: SandboxServer) -> None:
     use_api(sandbox)
     instance = dg.DagsterInstance.ephemeral()
 

@@ -285,7 +285,7 @@ def test_on_empty_raw_tables_the_models_are_empty_tables_of_the_declared_types(
 
 
 def test_campaign_performance_holds_one_row_per_served_campaign(
-    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     campaigns = small_sandbox.records("campaigns")
     assert any(campaign["creator"] is None for campaign in campaigns)
@@ -300,7 +300,7 @@ def test_campaign_performance_holds_one_row_per_served_campaign(
 
 
 def test_owner_pipeline_holds_one_row_per_served_user_with_zeros_for_users_without_leads(
-    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     expected = expected_owner_pipeline(
         small_sandbox.records("users"), small_sandbox.records("leads")
@@ -481,7 +481,7 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
 
 
 def test_materializations_report_the_table_row_counts_names_and_columns(
-    small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(small_sandbox)
 
@@ -505,7 +505,7 @@ def test_materializations_report_the_table_row_counts_names_and_columns(
 
 
 def test_a_second_materialization_in_the_same_process_rebuilds_from_new_raw_data(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path,
 ) -> None:
     with SandboxServer(SMALL) as server:
         use_api(server)
@@ -547,7 +547,7 @@ def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> N
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
 def test_materializing_one_model_leaves_the_other_absent(
-    model: Model, small_sandbox: SandboxServer, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    model: Model, small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(small_sandbox)
     raw_keys = [raw_asset_key(table) for table in TABLES]
@@ -606,7 +606,7 @@ def test_a_model_step_waits_only_for_the_tables_it_reads_and_their_blocking_chec
 
 
 def _sync_with_a_failed_check(
-    server: SandboxServer, monkeypatch: pytest.MonkeyPatch, failing: str
+    server: SandboxServer, failing: str
 ) -> dict[dg.AssetKey, dict[str, Any]]:
     """Run analytics_api_sync, which fails on exactly one blocking check, of table ``failing``;
     the models it materialized, with their metadata."""
@@ -623,12 +623,12 @@ def _sync_with_a_failed_check(
 
 
 def test_a_failed_check_on_leads_blocks_owner_pipeline_only(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path,
 ) -> None:
     with SandboxServer(replace(SMALL, defects=("null_owner_id",))) as server:  # leads: not_null
         users, campaigns = server.records("users"), server.records("campaigns")
 
-        built = _sync_with_a_failed_check(server, monkeypatch, "leads")
+        built = _sync_with_a_failed_check(server, "leads")
 
     assert set(built) == {CAMPAIGN_PERFORMANCE.key}
     assert built[CAMPAIGN_PERFORMANCE.key]["dagster/row_count"] == len(campaigns) == 30
@@ -639,13 +639,13 @@ def test_a_failed_check_on_leads_blocks_owner_pipeline_only(
 
 
 def test_a_failed_check_on_campaigns_blocks_campaign_performance_only(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path,
 ) -> None:
     with SandboxServer(SMALL) as server:
         server.inject("campaigns", DuplicateRecord(), page=1)  # fails campaigns: primary_key
         users, leads = server.records("users"), server.records("leads")
 
-        built = _sync_with_a_failed_check(server, monkeypatch, "campaigns")
+        built = _sync_with_a_failed_check(server, "campaigns")
 
     assert set(built) == {OWNER_PIPELINE.key}
     assert built[OWNER_PIPELINE.key]["dagster/row_count"] == len(users) == 25

@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from analytics_assets.checks.assets import CHECK_SPECS
 from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, OWNER_PIPELINE, Model
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
@@ -35,9 +33,7 @@ def _lead_pages(server: SandboxServer) -> int:
     return sum(1 for entry in server.request_log if entry.resource == "leads")
 
 
-def test_sync_checks_and_models_are_exact_on_postgres(
-    postgres: Query, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sync_checks_and_models_are_exact_on_postgres(postgres: Query) -> None:
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=2100)) as server:
         use_api(server)
 
@@ -78,9 +74,7 @@ def test_sync_checks_and_models_are_exact_on_postgres(
         assert len(changed) == 30
 
 
-def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(
-    postgres: Query, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(postgres: Query) -> None:
     config = SandboxConfig(api_key=TEST_KEY, leads=300, defects=("malformed_email",))
     with SandboxServer(config) as server:
         use_api(server)

@@ -28,7 +28,7 @@ HOLD = (
 
 
 @pytest.fixture
-def held(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[str]]:
+def held(warehouse: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process with the warehouse file open for writing, until released."""
     configure(ANALYTICS_DUCKDB_LOCK_WAIT_S="0.3")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,6 @@ def test_a_sync_against_a_held_file_names_it_and_its_holder_then_recovers(
     sandbox: SandboxServer,
     warehouse: Path,
     held: subprocess.Popen[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     use_api(sandbox)
 
