@@ -18,16 +18,20 @@ from typing import Any
 
 import dagster as dg
 
-from analytics_assets.ingest.specs import raw_asset_key
+from analytics_assets.ingest.specs import activity_partitions, raw_asset_key
 from analytics_assets.models.assets import MODEL_KEYS
-from analytics_assets.schema import API_NAME, TABLES
-from analytics_assets.settings import AutomationSettings, load_automation_settings
+from analytics_assets.schema import ACTIVITY_TABLES, API_NAME, SYNC_TABLES
+from analytics_assets.settings import AutomationSettings
 
 AssetJob = Any
 """What ``dg.define_asset_job`` returns: dagster exports no public name for its type."""
 
 ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
-SYNC_SELECTION = dg.AssetSelection.assets(*(raw_asset_key(table) for table in TABLES), *MODEL_KEYS)
+SYNC_SELECTION = dg.AssetSelection.assets(
+    *(raw_asset_key(table) for table in SYNC_TABLES), *MODEL_KEYS
+)
+ACTIVITY_KEYS = [raw_asset_key(table) for table in ACTIVITY_TABLES]
+ACTIVITY_SELECTION = dg.AssetSelection.assets(*ACTIVITY_KEYS)
 FULL_REFRESH_CONFIG = {"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}}
 MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
     dg.AutomationCondition.all_deps_blocking_checks_passed()
@@ -38,15 +42,16 @@ MAX_RUNTIME_TAG = "dagster/max_runtime"
 """Dagster's run tag (seconds): run monitoring ends a run that has been running longer."""
 
 
-def build_jobs(settings: AutomationSettings) -> tuple[AssetJob, AssetJob]:
-    """``analytics_api_sync`` and ``analytics_api_full_refresh``, their runs tagged with their
-    maximum run times."""
+def build_jobs(settings: AutomationSettings) -> tuple[AssetJob, AssetJob, AssetJob]:
+    """``analytics_api_sync``, ``analytics_api_full_refresh`` and ``analytics_api_activity_sync``,
+    their runs tagged with their maximum run times."""
     sync = dg.define_asset_job(
         name="analytics_api_sync",
         selection=SYNC_SELECTION,
         description=(
-            "Sync users, leads and campaigns from the API into the warehouse, check them, then "
-            "rebuild the models (a failed blocking check keeps the models from rebuilding)."
+            "Sync users, leads, campaigns, campaign leads and the lookups from the API into the "
+            "warehouse, check them, then rebuild the models (a failed blocking check keeps the "
+            "models from rebuilding)."
         ),
         tags={MAX_RUNTIME_TAG: str(settings.sync_max_runtime_s)},  # run tags on every launch
     )
@@ -57,10 +62,17 @@ def build_jobs(settings: AutomationSettings) -> tuple[AssetJob, AssetJob]:
         description="analytics_api_sync, re-reading every lead instead of the changed ones.",
         tags={MAX_RUNTIME_TAG: str(settings.full_refresh_max_runtime_s)},
     )
-    return sync, full_refresh
-
-
-analytics_api_sync, analytics_api_full_refresh = build_jobs(load_automation_settings())
+    activity = dg.define_asset_job(
+        name="analytics_api_activity_sync",
+        selection=ACTIVITY_SELECTION,
+        partitions_def=activity_partitions(settings),
+        description=(
+            "Read one UTC day (or a range, as one run) of events and replies, then check them. "
+            "Replies are read once per campaign for the whole range."
+        ),
+        tags={MAX_RUNTIME_TAG: str(settings.sync_max_runtime_s)},
+    )
+    return sync, full_refresh, activity
 
 
 def _schedule_status() -> dg.DefaultScheduleStatus:
@@ -68,8 +80,12 @@ def _schedule_status() -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
 
 
-def build_schedules(settings: AutomationSettings) -> list[dg.ScheduleDefinition]:
-    """The hourly incremental sync and the weekly full refresh."""
+def build_schedules(
+    settings: AutomationSettings, jobs: tuple[AssetJob, AssetJob, AssetJob]
+) -> list[dg.ScheduleDefinition]:
+    """The hourly incremental sync, the weekly full refresh and the daily activity read, for
+    ``jobs`` (``build_jobs``' three)."""
+    analytics_api_sync, analytics_api_full_refresh, analytics_api_activity_sync = jobs
     return [
         dg.ScheduleDefinition(
             name="analytics_api_sync_schedule",
@@ -86,6 +102,14 @@ def build_schedules(settings: AutomationSettings) -> list[dg.ScheduleDefinition]
             execution_timezone=settings.timezone,
             default_status=_schedule_status(),
             description="Weekly full refresh: re-reads every lead.",
+        ),
+        dg.build_schedule_from_partitioned_job(
+            analytics_api_activity_sync,
+            name="analytics_api_activity_schedule",
+            hour_of_day=0,
+            minute_of_hour=30,
+            default_status=_schedule_status(),
+            description="Daily at 00:30 UTC: events and replies of the UTC day that just ended.",
         ),
     ]
 
@@ -155,11 +179,16 @@ def analytics_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
 def with_freshness(
     assets: Sequence[dg.AssetsDefinition], settings: AutomationSettings
 ) -> Sequence[dg.AssetsDefinition]:
-    """Raw tables get a freshness policy (warn at half the window); models rebuild eagerly."""
+    """Raw tables get a freshness policy (warn at half the window; the daily activity a day
+    more); models rebuild eagerly."""
     fail_window = timedelta(hours=settings.freshness_hours)
     policy = dg.FreshnessPolicy.time_window(fail_window=fail_window, warn_window=fail_window / 2)
+    daily_window = fail_window + timedelta(days=1)
+    daily = dg.FreshnessPolicy.time_window(fail_window=daily_window, warn_window=daily_window / 2)
 
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.key in ACTIVITY_KEYS:
+            return spec.replace_attributes(freshness_policy=daily)
         if spec.group_name == API_NAME:
             return spec.replace_attributes(freshness_policy=policy)
         if spec.key in MODEL_KEYS:

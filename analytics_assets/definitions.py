@@ -6,16 +6,16 @@ import dagster as dg
 
 from analytics_assets.api.resource import AnalyticsApiResource
 from analytics_assets.automation import (
-    analytics_api_full_refresh,
-    analytics_api_sync,
     analytics_automation_sensor,
     analytics_run_failure_sensor,
+    build_jobs,
     build_schedules,
     with_freshness,
 )
 from analytics_assets.checks.assets import TABLE_CHECKS
-from analytics_assets.ingest.assets import ingest_retry_policy, raw_asset
+from analytics_assets.ingest.assets import activity_asset, ingest_retry_policy, raw_asset
 from analytics_assets.ingest.resource import AnalyticsDltResource
+from analytics_assets.ingest.specs import activity_partitions
 from analytics_assets.models.assets import MODEL_ASSETS
 from analytics_assets.settings import AutomationSettings, load_automation_settings
 from analytics_assets.warehouse.resource import WarehouseResource
@@ -25,13 +25,17 @@ def build_definitions(
     automation: AutomationSettings, resources: Mapping[str, object] | None = None
 ) -> dg.Definitions:
     """The definitions for ``automation``; ``resources`` replace those the environment sets."""
+    retry_policy = ingest_retry_policy(automation)
+    jobs = build_jobs(automation)
+    raw = [
+        raw_asset(retry_policy),
+        activity_asset(retry_policy, activity_partitions(automation)),
+    ]
     return dg.Definitions(
-        assets=with_freshness(
-            [raw_asset(ingest_retry_policy(automation)), *MODEL_ASSETS], automation
-        ),
+        assets=with_freshness([*raw, *MODEL_ASSETS], automation),
         asset_checks=TABLE_CHECKS,
-        jobs=[analytics_api_sync, analytics_api_full_refresh],
-        schedules=build_schedules(automation),
+        jobs=list(jobs),
+        schedules=build_schedules(automation, jobs),
         sensors=[analytics_automation_sensor, analytics_run_failure_sensor],
         resources={
             "dlt": AnalyticsDltResource(),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import TABLES
@@ -31,27 +32,50 @@ def sandbox_environment(config: SandboxConfig | None = None) -> Iterator[Sandbox
             os.environ.update(saved)
 
 
+DEMO_DAYS = 7
+"""Days of events and replies the demo reads: the last week, ending with yesterday (UTC)."""
+
+
+def last_days(days: int, today: date | None = None) -> tuple[str, str]:
+    """The first and last daily partition keys of the ``days`` UTC days before ``today``."""
+    today = today or datetime.now(UTC).date()
+    return str(today - timedelta(days=days)), str(today - timedelta(days=1))
+
+
 def demo() -> int:
-    """Run ``analytics_api_sync`` once against the sandbox and print rows per table."""
+    """Run ``analytics_api_sync`` and the last week of ``analytics_api_activity_sync`` (one run)
+    against the sandbox and print rows per table."""
     import dagster as dg
     import duckdb
 
     from analytics_assets.definitions import defs
     from analytics_assets.settings import load_settings
 
+    first, last = last_days(DEMO_DAYS)
+    runs = [
+        ("analytics_api_sync", {}),
+        (
+            "analytics_api_activity_sync",
+            {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        ),
+    ]
     with sandbox_environment():
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-        job = defs.resolve_job_def("analytics_api_sync")
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-    if not result.success:
-        print("analytics_api_sync failed; see the run log above.", file=sys.stderr)
-        return 1
+        for name, tags in runs:
+            job = defs.resolve_job_def(name)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+            if not result.success:
+                print(f"{name} failed; see the run log above.", file=sys.stderr)
+                return 1
     path = load_settings().duckdb_path
     with duckdb.connect(str(path), read_only=True) as con:
-        print(f"\nanalytics_api_sync succeeded; rows in {path}:")
+        print(f"\nsynced, and events and replies of {first}..{last} (UTC); rows in {path}:")
         for table in TABLES:
             (count,) = con.execute(f"SELECT COUNT(*) FROM analytics_api.{table.name}").fetchone()
-            print(f"  analytics_api.{table.name:<10} {count:>8,}")
+            print(f"  analytics_api.{table.name:<14} {count:>8,}")
     return 0
 
 

@@ -17,6 +17,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import ClassVar, Self
 from urllib.parse import urlsplit
@@ -187,6 +188,8 @@ class AutomationSettings:
     """The hourly incremental sync: a page or two of leads per hour, normally minutes."""
     full_refresh_max_runtime_s: int = 24 * 60 * 60
     """A full refresh: 10M leads at PersistIq's 100 requests/min take about 17 hours."""
+    history_start: str = "2025-01-01"
+    """First UTC day of the daily partitions of events and replies (``ANALYTICS_HISTORY_START``)."""
 
 
 def load_automation_settings(environ: Mapping[str, str] | None = None) -> AutomationSettings:
@@ -207,7 +210,20 @@ def load_automation_settings(environ: Mapping[str, str] | None = None) -> Automa
         full_refresh_max_runtime_s=_whole(
             env, "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S", defaults.full_refresh_max_runtime_s, 1
         ),
+        history_start=_day(env, "ANALYTICS_HISTORY_START", defaults.history_start),
     )
+
+
+def _day(env: Mapping[str, str], variable: str, default: str) -> str:
+    """A UTC day ``YYYY-MM-DD`` from ``env``; SettingsError naming ``variable`` otherwise."""
+    value = (env.get(variable) or default).strip()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"{variable}: {value!r} is not a day (YYYY-MM-DD)") from None
+    if len(value) != 10:
+        raise SettingsError(f"{variable}: {value!r} is not a day (YYYY-MM-DD)")
+    return day.isoformat()
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

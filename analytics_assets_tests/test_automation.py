@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from analytics_assets.automation import (
+    ACTIVITY_KEYS,
     FULL_REFRESH_CONFIG,
     MAX_RUNTIME_TAG,
     build_jobs,
@@ -28,19 +29,24 @@ from analytics_assets.ingest.assets import analytics_api_raw
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, MODEL_KEYS
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import SYNC_TABLES, TABLES
 from analytics_assets.settings import PROJECT_DIR, load_automation_settings
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
 from analytics_assets_tests.conftest import RESOURCES, TEST_KEY, run_sync, use_api
 
 RAW_KEYS = [raw_asset_key(table) for table in TABLES]
+SYNC_KEYS = [raw_asset_key(table) for table in SYNC_TABLES]
 
 
 def test_schedules_default_to_stopped_and_follow_the_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     schedules = {s.name: s for s in defs.schedules}
-    assert set(schedules) == {"analytics_api_sync_schedule", "analytics_api_full_refresh_schedule"}
+    assert set(schedules) == {
+        "analytics_api_sync_schedule",
+        "analytics_api_full_refresh_schedule",
+        "analytics_api_activity_schedule",
+    }
     sync = schedules["analytics_api_sync_schedule"]
     assert (sync.cron_schedule, sync.execution_timezone) == ("0 * * * *", "UTC")
     assert sync.job_name == "analytics_api_sync"
@@ -50,7 +56,8 @@ def test_schedules_default_to_stopped_and_follow_the_settings(
     monkeypatch.setenv("ANALYTICS_SYNC_CRON", "*/15 * * * *")
     monkeypatch.setenv("ANALYTICS_SCHEDULE_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("ANALYTICS_SCHEDULES_RUNNING", "1")
-    custom = {s.name: s for s in build_schedules(load_automation_settings())}
+    settings = load_automation_settings()
+    custom = {s.name: s for s in build_schedules(settings, build_jobs(settings))}
 
     assert custom["analytics_api_sync_schedule"].cron_schedule == "*/15 * * * *"
     assert custom["analytics_api_sync_schedule"].execution_timezone == "Europe/Berlin"
@@ -92,8 +99,9 @@ def test_raw_assets_have_freshness_policies_and_models_an_automation_condition()
 
     for key in RAW_KEYS:
         policy = specs[key].freshness_policy
-        assert policy.fail_window.to_timedelta() == timedelta(hours=2)
-        assert policy.warn_window.to_timedelta() == timedelta(hours=1)
+        daily = key in ACTIVITY_KEYS  # read once a day: a day more
+        assert policy.fail_window.to_timedelta() == timedelta(hours=26 if daily else 2)
+        assert policy.warn_window.to_timedelta() == timedelta(hours=13 if daily else 1)
     for key in MODEL_KEYS:
         assert specs[key].automation_condition is not None
 
@@ -106,14 +114,14 @@ def test_the_instance_config_limits_the_warehouse_pool_and_retries_runs() -> Non
     assert config["telemetry"] == {"enabled": False}
     job = defs.resolve_implicit_global_asset_job_def()
     pools = {node.definition.pool for node in job.graph.nodes}
-    # ingest, the checks' ops, one op per model
-    assert len(job.graph.nodes) == 1 + len(defs.asset_checks) + len(MODEL_KEYS)
+    # the two ingest ops (unpartitioned, daily), the checks' ops, one op per model
+    assert len(job.graph.nodes) == 2 + len(defs.asset_checks) + len(MODEL_KEYS)
     assert pools == {WAREHOUSE_POOL}
 
 
 # -- maximum run times and run monitoring --------------------------------------------------------
 
-JOBS = ("analytics_api_sync", "analytics_api_full_refresh")
+JOBS = ("analytics_api_sync", "analytics_api_full_refresh", "analytics_api_activity_sync")
 
 
 def _max_runtime_tags(job_defs: dg.Definitions) -> dict[str, str | None]:
@@ -124,6 +132,7 @@ def test_the_jobs_carry_their_max_runtime_as_a_run_tag() -> None:
     assert _max_runtime_tags(defs) == {
         "analytics_api_sync": "7200",
         "analytics_api_full_refresh": "86400",
+        "analytics_api_activity_sync": "7200",
     }
     # also job tags: launches from the UI or the CLI take a run's tags from the job's tags
     assert {name: defs.resolve_job_def(name).tags.get(MAX_RUNTIME_TAG) for name in JOBS} == (
@@ -150,6 +159,7 @@ def test_max_runtimes_follow_the_environment() -> None:
     assert _max_runtime_tags(custom) == {
         "analytics_api_sync": "600",
         "analytics_api_full_refresh": "172800",
+        "analytics_api_activity_sync": "600",
     }
 
 
@@ -277,7 +287,7 @@ def _raw_only(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     A full refresh, so that a defect in a lead the previous sync already read is read again.
     """
     job = dg.define_asset_job(
-        "raw_only", selection=dg.AssetSelection.assets(*RAW_KEYS), config=FULL_REFRESH_CONFIG
+        "raw_only", selection=dg.AssetSelection.assets(*SYNC_KEYS), config=FULL_REFRESH_CONFIG
     )
     raw_defs = dg.Definitions(
         assets=defs.assets,

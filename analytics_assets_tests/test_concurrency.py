@@ -17,7 +17,7 @@ import dagster as dg
 
 from analytics_assets.definitions import defs
 from analytics_assets.sandbox import Delay, SandboxConfig, SandboxServer
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import SYNC_TABLES
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets_tests.conftest import TEST_KEY, process_env, query, use_api
 from analytics_assets_tests.expected import expected_rows, select_declared
@@ -128,7 +128,7 @@ def test_two_runs_outside_the_pool_sharing_the_dlt_dir_both_succeed(tmp_path: Pa
     assert [child.returncode for child in children] == [0, 0], outputs
     assert len(stalls) == 2 and abs(stalls[0] - stalls[1]) < 1.5  # the extracts overlapped
     for name in ("a", "b"):
-        for table in TABLES:
+        for table in SYNC_TABLES:
             rows = set(query(tmp_path / f"{name}.duckdb", select_declared(table)))
             assert rows == expected_rows(server, table)
     assert list((shared_dlt / "runs").iterdir()) == []  # each run removed its own directory

@@ -4,15 +4,24 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from analytics_assets.checks.assets import CHECK_SPECS
-from analytics_assets.definitions import defs
+from analytics_assets.definitions import build_definitions, defs
 from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.schema import TABLES
-from analytics_assets.settings import PROJECT_DIR
+from analytics_assets.schema import (
+    ACTIVITY_TABLES,
+    CAMPAIGN_LEADS,
+    EVENTS,
+    REPLIES,
+    TABLES,
+    TABLES_BY_NAME,
+)
+from analytics_assets.settings import PROJECT_DIR, SettingsError, load_automation_settings
 
 RAW_KEYS = {dg.AssetKey(["analytics_api", table.name]) for table in TABLES}
 MODEL_KEYS = {
@@ -24,9 +33,10 @@ MODEL_KEYS = {
 def test_assets_and_jobs_are_the_declared_ones() -> None:
     assert set(defs.resolve_all_asset_keys()) == RAW_KEYS | MODEL_KEYS
     job = defs.resolve_job_def("analytics_api_sync")
-    assert set(job.asset_layer.executable_asset_keys) == RAW_KEYS | MODEL_KEYS
+    sync_keys = {raw_asset_key(table) for table in TABLES if table.window is None}
+    assert set(job.asset_layer.executable_asset_keys) == sync_keys | MODEL_KEYS
     assert {key.to_user_string() for key in job.asset_layer.asset_graph.asset_check_keys} == {
-        spec.key.to_user_string() for spec in CHECK_SPECS
+        spec.key.to_user_string() for spec in CHECK_SPECS if spec.asset_key in sync_keys
     }
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"analytics_api_sync"}
 
@@ -91,9 +101,44 @@ def test_dg_checks_and_lists_the_same_definitions(tmp_path: Path) -> None:
     assert {job["name"] for job in found["jobs"]} == {
         "analytics_api_sync",
         "analytics_api_full_refresh",
+        "analytics_api_activity_sync",
     }
     assert {s["name"] for s in found["schedules"]} == {s.name for s in defs.schedules}
     assert {s["name"] for s in found["sensors"]} == {s.name for s in defs.sensors}
     assert {c["key"] for c in found["asset_checks"]} == {
         spec.key.to_user_string() for spec in CHECK_SPECS
     }
+
+
+def test_events_and_replies_are_daily_partitions_backfilled_in_one_run() -> None:
+    activity = {raw_asset_key(table) for table in ACTIVITY_TABLES}
+    graph = defs.resolve_asset_graph()
+    for key in activity:
+        node = graph.get(key)
+        assert node.partitions_def == dg.DailyPartitionsDefinition(
+            start_date="2025-01-01", timezone="UTC"
+        )
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    unpartitioned = RAW_KEYS - activity
+    assert all(graph.get(key).partitions_def is None for key in unpartitioned)
+    job = defs.resolve_job_def("analytics_api_activity_sync")
+    assert set(job.asset_layer.executable_asset_keys) == activity
+    schedule = next(s for s in defs.schedules if s.name == "analytics_api_activity_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.cron_schedule == "30 0 * * *"
+
+
+def test_the_history_start_comes_from_the_environment() -> None:
+    settings = load_automation_settings({"ANALYTICS_HISTORY_START": "2026-06-01"})
+    custom = build_definitions(settings)
+    node = custom.resolve_asset_graph().get(raw_asset_key(EVENTS))
+    assert node.partitions_def.start.date() == date(2026, 6, 1)
+    with pytest.raises(SettingsError, match="ANALYTICS_HISTORY_START"):
+        load_automation_settings({"ANALYTICS_HISTORY_START": "June 1st"})
+
+
+def test_per_campaign_tables_depend_on_campaigns_in_the_lineage() -> None:
+    graph = defs.resolve_asset_graph()
+    campaigns = raw_asset_key(TABLES_BY_NAME["campaigns"])
+    for table in (CAMPAIGN_LEADS, REPLIES):
+        assert graph.get(raw_asset_key(table)).parent_keys == {campaigns}

@@ -1,10 +1,14 @@
-"""`make demo`: one offline sync against the sandbox into DuckDB, rows printed per table."""
+"""`make demo`: an offline sync and a week of activity against the sandbox into DuckDB, rows
+printed per table."""
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from analytics_assets.local import demo
+from analytics_assets.local import DEMO_DAYS, demo, last_days
+from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.schema import TABLES
 from analytics_assets_tests.conftest import query
 
 
@@ -20,9 +24,22 @@ def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
     assert demo() == 0
 
     out = capsys.readouterr().out
-    assert "analytics_api_sync succeeded" in out
-    for table, count in (("users", 25), ("leads", 2500), ("campaigns", 40)):
+    first, last = last_days(DEMO_DAYS)
+    assert f"synced, and events and replies of {first}..{last} (UTC)" in out
+    # the same data, generated apart: every synced table whole, the activity of the last 7 days
+    server = SandboxServer(SandboxConfig())
+    end = date.fromisoformat(last) + timedelta(days=1)
+    expected = {
+        table.name: len(
+            server.records_in_days(table.name, date.fromisoformat(first), end)
+            if table.window
+            else server.records(table.name)
+        )
+        for table in TABLES
+    }
+    assert expected["users"] == 25 and expected["leads"] == 2500 and expected["campaigns"] == 40
+    for table, count in expected.items():
         assert query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table}") == [(count,)]
-        assert f"analytics_api.{table:<10} {count:>8,}" in out
+        assert f"analytics_api.{table:<14} {count:>8,}" in out
     models = "SELECT COUNT(*) FROM analytics_models.campaign_performance"
     assert query(warehouse, models) == [(40,)]

@@ -9,7 +9,7 @@ import pytest
 
 from analytics_assets.api.resource import AnalyticsApiResource
 from analytics_assets.sandbox import SandboxServer
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import SYNC_TABLES
 from analytics_assets.settings import EnvBackedResource
 from analytics_assets.warehouse.resource import WarehouseResource
 from analytics_assets_tests.conftest import RESOURCES, TEST_KEY, query, run_sync, step_failure
@@ -71,7 +71,7 @@ def test_the_sandbox_is_a_configuration_of_the_resources_not_of_the_environment(
     result = _sync(resources)
 
     assert result.success, step_failure(result)
-    for table in TABLES:  # loaded, checked and modeled in the resource's file
+    for table in SYNC_TABLES:  # loaded, checked and modeled in the resource's file
         assert set(query(path, select_declared(table))) == expected_rows(sandbox, table)
     assert query(path, "SELECT COUNT(*) FROM analytics_models.owner_pipeline") == [(25,)]
 

@@ -1,7 +1,8 @@
 """Contender "floor": a plain HTTP client loop over every page with JSON parsing, nothing stored.
 
 Run as a child: ``python -m benchmarks.floor --base-url URL --out F``. One keep-alive
-``http.client`` connection, following ``next_page`` of users, leads and campaigns.
+``http.client`` connection, following ``next_page`` of every endpoint ``analytics_api_sync``
+reads: the flat ones, then each campaign's leads.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 from benchmarks.child import write_payload
 from benchmarks.sandbox_proc import API_KEY, KEY_HEADER
 
-RESOURCES = ("users", "leads", "campaigns")
+RESOURCES = ("users", "leads", "campaigns", "lead_statuses", "lead_fields", "tags", "dnc_domains")
+CHILDREN = {"campaign_leads": "campaigns/{}/leads"}  # records key -> path under each campaign
 
 
 def walk(
@@ -23,9 +25,12 @@ def walk(
     path: str,
     resource: str,
     headers: dict[str, str] | None = None,
+    endpoint: str | None = None,
+    ids: list[str] | None = None,
 ) -> tuple[int, int]:
-    """Follow next_page (a URL or a token) from the first page of ``resource``: (pages, rows)."""
-    target: str | None = f"{path}{resource}"
+    """Follow next_page (a URL or a token) from the first page of ``resource`` (at
+    ``endpoint``, default its name): (pages, rows). The records' ids go to ``ids`` if given."""
+    target: str | None = f"{path}{endpoint or resource}"
     pages = rows = 0
     headers = headers or {KEY_HEADER: API_KEY}
     while target is not None:
@@ -36,6 +41,8 @@ def walk(
             raise RuntimeError(f"{target}: {response.status} {body}")
         pages += 1
         rows += len(body[resource])
+        if ids is not None:
+            ids.extend(record["id"] for record in body[resource])
         cursor = body.get("next_page")
         if not cursor or body.get("has_more") is False:
             target = None
@@ -54,7 +61,19 @@ def main() -> None:
     split = urlsplit(args.base_url)
     connection = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
     started = time.perf_counter()
-    counts = {resource: walk(connection, split.path, resource) for resource in RESOURCES}
+    campaigns: list[str] = []
+    counts = {
+        resource: walk(
+            connection, split.path, resource, ids=campaigns if resource == "campaigns" else None
+        )
+        for resource in RESOURCES
+    }
+    for resource, template in CHILDREN.items():
+        walks = [
+            walk(connection, split.path, resource, endpoint=template.format(campaign))
+            for campaign in campaigns
+        ]
+        counts[resource] = (sum(p for p, _ in walks), sum(r for _, r in walks))
     wall = time.perf_counter() - started
     connection.close()
     write_payload(

@@ -35,6 +35,10 @@ class Plan:
     campaigns: int = 40
     capped_memory_limit: str | None = None
     """Also run the project once with DuckDB's memory_limit at this (memory against speed)."""
+    requests_leads: int = 20_000
+    requests_campaigns: int = 200
+    backfill_days: int = 30
+    """The request-count scenario: a full sync of every endpoint and a 30-day backfill."""
 
 
 QUICK = Plan(

@@ -125,6 +125,27 @@ def measure_incremental(plan: Plan) -> dict[str, Any]:
     return result
 
 
+def measure_requests(plan: Plan) -> dict[str, Any]:
+    """Requests of a full sync and of a backfill (one run), beside the floor."""
+    args = [
+        "requests",
+        "--leads",
+        str(plan.requests_leads),
+        "--campaigns",
+        str(plan.requests_campaigns),
+        "--days",
+        str(plan.backfill_days),
+    ]
+    result = _scenario("requests", args)
+    _log(
+        f"requests: full sync {sum(result['sync_requests'].values())} "
+        f"(floor {sum(result['sync_floor'].values())}), {plan.backfill_days}-day backfill "
+        f"{sum(result['backfill_requests'].values())} "
+        f"(floor {sum(result['backfill_floor'].values())})"
+    )
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", choices=sorted(PLANS), default="quick")
@@ -160,6 +181,7 @@ def main() -> int:
         if not args.no_scenarios:
             results["rate_limited"] = measure_rate_limit(plan)
             results["incremental"] = measure_incremental(plan)
+            results["requests"] = measure_requests(plan)
             results["import"] = imports.measure(plan.import_repeats)
             _log(f"import: definitions {results['import']['overhead_s']:+.2f} s over dagster + dlt")
     finally:

@@ -2,6 +2,7 @@
 
 ``python -m benchmarks.scenarios rate-limit --leads N --limit L --window W [--rpm R] --out F``
 ``python -m benchmarks.scenarios incremental --leads N --change-share S --out F``
+``python -m benchmarks.scenarios requests --leads N --campaigns C --days D --out F``
 
 Each runs ``analytics_api_sync`` against an in-process ``SandboxServer`` and reads its
 ``request_log``: the requests the API saw, with status and arrival time.
@@ -84,22 +85,100 @@ def incremental(leads: int, change_share: float) -> dict[str, Any]:
     }
 
 
+def request_counts(leads: int, campaigns: int, days: int) -> dict[str, Any]:
+    """Requests of a full sync and of a ``days``-day backfill (one run), beside the floor: the
+    fewest requests that can read the same records, 100 a page, one sequence per campaign."""
+    from datetime import timedelta
+
+    import dagster as dg
+
+    from analytics_assets.definitions import defs
+    from analytics_assets.sandbox import SandboxConfig, SandboxServer
+    from analytics_assets.schema import ACTIVITY_TABLES, SYNC_TABLES
+
+    config = SandboxConfig(leads=leads, campaigns=campaigns, activity_days=days)
+    with SandboxServer(config) as server, tempfile.TemporaryDirectory() as tmp:
+        point_at_sandbox(server.base_url, Path(tmp))
+        sync_s = _sync()
+        sync_requests = _requests(server)
+        first, end = server.activity_days
+        server.clear_log()
+        started = time.perf_counter()
+        tags = {
+            "dagster/asset_partition_range_start": str(first),
+            "dagster/asset_partition_range_end": str(end - timedelta(days=1)),
+        }
+        result = defs.resolve_job_def("analytics_api_activity_sync").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags=tags
+        )
+        if not result.success:
+            raise RuntimeError("analytics_api_activity_sync failed")
+        backfill_s = time.perf_counter() - started
+        backfill_requests = _requests(server)
+        campaign_ids = [c["id"] for c in server.records("campaigns")]
+        sync_floor = {t.name: _floor(server, t.name, campaign_ids) for t in SYNC_TABLES}
+        in_range = {t.name: server.records_in_days(t.name, first, end) for t in ACTIVITY_TABLES}
+    backfill_floor = {
+        "campaigns": _pages(len(campaign_ids)),
+        "events": _pages(len(in_range["events"])),
+        "replies": sum(
+            _pages(sum(1 for r in in_range["replies"] if r["campaign_id"] == c))
+            for c in campaign_ids
+        ),
+    }
+    return {
+        "leads": leads,
+        "campaigns": campaigns,
+        "days": days,
+        "sync_s": sync_s,
+        "sync_requests": sync_requests,
+        "sync_floor": sync_floor,
+        "backfill_s": backfill_s,
+        "backfill_requests": backfill_requests,
+        "backfill_floor": backfill_floor,
+        # what a per-day backfill would cost: every day asks once per campaign, and for events
+        "per_day_backfill_floor": days * (_pages(len(campaign_ids)) + 1 + len(campaign_ids)),
+    }
+
+
+def _pages(rows: int) -> int:
+    return max(1, -(-rows // 100))
+
+
+def _floor(server: Any, table: str, campaign_ids: list[str]) -> int:
+    if table == "campaign_leads":
+        return sum(_pages(len(server.records(table, c))) for c in campaign_ids)
+    return _pages(len(server.records(table)))
+
+
+def _requests(server: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in server.request_log:
+        if entry.resource:
+            counts[entry.resource] = counts.get(entry.resource, 0) + 1
+    return counts
+
+
 def _lead_pages(server: Any) -> int:
     return sum(1 for entry in server.request_log if entry.resource == "leads")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=("rate-limit", "incremental"))
+    parser.add_argument("scenario", choices=("rate-limit", "incremental", "requests"))
     parser.add_argument("--leads", type=int, required=True)
     parser.add_argument("--limit", type=int, default=120)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--rpm", type=float)
     parser.add_argument("--change-share", type=float, default=0.01)
+    parser.add_argument("--campaigns", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.scenario == "rate-limit":
         payload = rate_limited(args.leads, args.limit, args.window, args.rpm)
+    elif args.scenario == "requests":
+        payload = request_counts(args.leads, args.campaigns, args.days)
     else:
         payload = incremental(args.leads, args.change_share)
     write_payload(args.out, payload)

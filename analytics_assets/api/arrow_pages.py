@@ -23,8 +23,10 @@ from dlt.extract.items_transform import ItemTransform
 from analytics_assets.api.records import (
     REJECTED_TABLE,
     RejectedRecords,
+    has_undeclared_drops,
     rejected_row,
     shape_problem,
+    trim_undeclared,
 )
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.schema import Field, FieldType, Table
@@ -79,6 +81,12 @@ def _nested_fields(fields: Sequence[Field]) -> list[pa.Field]:
     ]
 
 
+def has_fast_path(table: Table) -> bool:
+    """Whether ``table``'s pages may become Arrow tables: only strings, booleans, integers and
+    objects of them. Timestamps and JSON columns take dlt's record path, which types them."""
+    return all(column.type in ARROW_TYPES for column in table.columns)
+
+
 def arrow_schema(table: Table) -> pa.Schema:
     """The Arrow schema of ``table``'s columns; only the primary key is not nullable."""
     return pa.schema(
@@ -99,6 +107,8 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         rejected: Where records set aside go (a new, unread collector if None).
         redact: Masks the API key in rejected rows.
         batch_rows: Rows gathered before a table is handed to dlt.
+        arrow: Convert pages that fit; False keeps every page as records (only set aside), as
+            for tables without a fast path and for parents, whose children need records.
     """
 
     def __init__(
@@ -107,17 +117,21 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         rejected: RejectedRecords | None = None,
         redact: Redactor = NO_SECRETS,
         batch_rows: int = BATCH_ROWS,
+        arrow: bool = True,
     ) -> None:
         super().__init__(lambda item: item)
         self.table = table
         self.rejected_records = rejected if rejected is not None else RejectedRecords()
         self.redact = redact
         self.pages = 0
+        self.arrow = arrow and has_fast_path(table)
+        self._trim = has_undeclared_drops(table.fields)
         self._required = _required_objects(table)
-        self.schema = arrow_schema(table)
         self.batch_rows = batch_rows
         self._shapes = _objects(table)
-        self._nested = pa.schema(_nested_fields(table.fields))
+        if self.arrow:
+            self.schema = arrow_schema(table)
+            self._nested = pa.schema(_nested_fields(table.fields))
         self._integers = [column for column in table.columns if column.type == "integer"]
         self._key = [column.name for column in table.columns].index(table.primary_key)
         self._pending: list[pa.Table] = []
@@ -129,7 +143,10 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         # Eager on purpose: dlt may call the step again before it drains a returned iterator.
         is_page = isinstance(item, list)
         self.pages += is_page
-        converted = self.to_arrow(item) if is_page and item else None
+        if is_page and self._trim:
+            for record in item:
+                trim_undeclared(record, self.table.fields)
+        converted = self.to_arrow(item) if is_page and item and self.arrow else None
         if converted is not None:
             self.arrow_pages += 1
             self._pending.append(converted)

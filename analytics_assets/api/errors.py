@@ -15,6 +15,10 @@ class InvalidBody(ApiResponseError):
     """A 2xx answer whose body is not JSON (an HTML proxy page, a cut body): retried, transient."""
 
 
+class IncompleteRead(RuntimeError):
+    """A read of days that ended without being known complete: retried, transient."""
+
+
 class PaginationLoopError(RuntimeError):
     """Pagination would not end: a repeated next_page, or empty pages that claim has_more."""
 

@@ -133,11 +133,54 @@ def _fields_problem(
             problem = _fields_problem(value, field.fields, (*path, field.name), columns)
             if problem:
                 return problem
+        elif field.type == "json":
+            continue  # any JSON value, kept as one column
+        elif field.type == "timestamp":
+            if not isinstance(value, str) or parse_timestamp(value) is None:
+                return f"{name} is {value!r}; declared an ISO 8601 timestamp"
         elif isinstance(value, dict | list):
             return f"{name} is {_json_type(value)}; declared {field.type}"
         elif field.type == "integer" and (number := _oversized_integer(value, (*path, field.name))):
             return number
     return None
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """``value`` (ISO 8601) as an aware UTC datetime; a value without offset is UTC. None if it
+    does not parse."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def trim_undeclared(record: Any, fields: tuple[Field, ...]) -> Any:
+    """``record`` without the undeclared members of objects declared ``drop_undeclared``
+    (campaign_leads.lead keeps only its id); anything that is not such an object is unchanged."""
+    if not isinstance(record, dict):
+        return record
+    for field in fields:
+        value = record.get(field.name)
+        if field.type != "object" or not isinstance(value, dict):
+            continue
+        if field.drop_undeclared:
+            declared = {member.name for member in field.fields}
+            value = {name: member for name, member in value.items() if name in declared}
+            record[field.name] = value
+        trim_undeclared(value, field.fields)
+    return record
+
+
+def has_undeclared_drops(fields: tuple[Field, ...]) -> bool:
+    """Whether any object among ``fields`` (at any depth) drops its undeclared members."""
+    return any(
+        field.drop_undeclared or has_undeclared_drops(field.fields)
+        for field in fields
+        if field.type == "object"
+    )
 
 
 def _oversized_integer(value: Any, path: tuple) -> str | None:

@@ -1,9 +1,11 @@
-"""The dlt ``rest_api`` source: the seed's config, with a paginator that loads every page.
+"""The dlt ``rest_api`` source: the seed's config, grown to every endpoint of schema.py.
 
 The config keeps the seed's shape (client with api-key header auth, ``resource_defaults`` with
 ``primary_key: id`` and ``merge``, one resource per endpoint with its ``data_selector``); column
 hints come from schema.py. Requests go through ``ApiSession`` (retries, deadlines, the shared
-rate limiter, the origin rule); leads are read incrementally with ``updated_after``.
+rate limiter, the origin rule); leads are read incrementally with ``updated_after``. Per-campaign
+endpoints are dlt child resources of ``campaigns`` (one request sequence per campaign);
+daily-partitioned endpoints read the range of days they are given (``window.py``).
 """
 
 from __future__ import annotations
@@ -20,14 +22,30 @@ from requests import Session
 
 from analytics_assets.api.arrow_pages import PagesAsArrow
 from analytics_assets.api.auth import FirstAnswers
+from analytics_assets.api.children import VanishedParents
 from analytics_assets.api.incremental import UpdatedAfterPaginator
 from analytics_assets.api.paginator import NextPagePaginator, PageCallback
 from analytics_assets.api.records import RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
-from analytics_assets.schema import API_NAME, LEADS, TABLES, FieldType, Table
+from analytics_assets.api.window import DayRange, record_filter
+from analytics_assets.schema import (
+    API_NAME,
+    LEADS,
+    SYNC_TABLES,
+    TABLES,
+    TABLES_BY_NAME,
+    FieldType,
+    Table,
+)
 from analytics_assets.settings import Settings
 
-DLT_DATA_TYPES: dict[FieldType, str] = {"string": "text", "boolean": "bool", "integer": "bigint"}
+DLT_DATA_TYPES: dict[FieldType, str] = {
+    "string": "text",
+    "boolean": "bool",
+    "integer": "bigint",
+    "timestamp": "timestamp",
+    "json": "json",
+}
 ProgressFactory = Callable[[str], PageCallback | None]
 IncompleteReport = Callable[[str, str], None]
 """Called with a resource name and why its read is not known complete."""
@@ -101,6 +119,52 @@ def _paginator(
     return NextPagePaginator(**common)
 
 
+def read_order(tables: tuple[Table, ...]) -> tuple[Table, ...]:
+    """``tables`` plus the parents their per-parent reads need, parents first."""
+    names = {table.name for table in tables}
+    names |= {table.parent.table for table in tables if table.parent}
+    return tuple(table for table in TABLES if table.name in names)
+
+
+def top_level_reads(tables: tuple[Table, ...]) -> tuple[str, ...]:
+    """The resources that make a first request of their own when ``tables`` are read."""
+    return tuple(table.name for table in read_order(tables) if table.parent is None)
+
+
+def _is_parent(table: Table) -> bool:
+    return any(other.parent and other.parent.table == table.name for other in TABLES)
+
+
+def _endpoint(
+    table: Table,
+    paginator: NextPagePaginator,
+    first_answers: FirstAnswers | None,
+    vanished: VanishedParents | None,
+    days: DayRange | None,
+) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {
+        "path": table.path,
+        # The seed's selector, parsed here once: dlt would parse a string per page.
+        "data_selector": compile_path(table.name),
+        "paginator": paginator,
+    }
+    params: dict[str, Any] = {}
+    if table.parent is not None:
+        parent = table.parent
+        params[parent.param] = {"type": "resolve", "resource": parent.table, "field": parent.field}
+        if vanished is not None:
+            endpoint["response_actions"] = [vanished.hook(table)]
+    elif first_answers is not None:
+        endpoint["response_actions"] = [first_answers.hook(table.name)]
+    if table.window is not None:
+        if days is None:
+            raise ValueError(f"{table.name} is read by days: give the range of days to read")
+        params.update(days.request_params(table.window))
+    if params:
+        endpoint["params"] = params
+    return endpoint
+
+
 def seed_config(
     settings: Settings,
     api_key: str,
@@ -110,8 +174,11 @@ def seed_config(
     first_answers: FirstAnswers | None = None,
     on_incomplete: IncompleteReport = _ignore,
     redact: Redactor = NO_SECRETS,
+    tables: tuple[Table, ...] = SYNC_TABLES,
+    days: DayRange | None = None,
+    vanished: VanishedParents | None = None,
 ) -> RESTAPIConfig:
-    """The seed's ``rest_api`` config, one resource per table of schema.py.
+    """The seed's ``rest_api`` config, one resource per table read (see ``read_order``).
 
     Args:
         settings: Base URL, key header and the leads overlap.
@@ -120,10 +187,13 @@ def seed_config(
         session: The requests session to use (``ApiClient(...).session``); dlt's default if None.
         on_page: Returns the progress callback for a resource name, or None.
         full_refresh: Read all leads instead of those updated since the last sync.
-        first_answers: Reports a refused key for every endpoint at once (api/auth.py); None
-            leaves dlt's default, which stops at the first refusal.
+        first_answers: Reports a refused key for every top-level endpoint at once (api/auth.py);
+            None leaves dlt's default, which stops at the first refusal.
         on_incomplete: Told when a resource's read ends without being known complete.
         redact: Masks the API key in what the paginators and rejected rows report.
+        tables: The tables to read; the parents of per-parent tables are read too.
+        days: The UTC days to read of tables with a time window (events, replies).
+        vanished: Skips per-parent reads whose parent is gone (404); None fails on a 404.
     """
     client: dict[str, Any] = {
         "base_url": settings.base_url,
@@ -142,23 +212,19 @@ def seed_config(
         "resources": [
             {
                 "name": table.name,
-                "endpoint": {
-                    "path": f"/{table.name}",
-                    # The seed's selector, parsed here once: dlt would parse a string per page.
-                    "data_selector": compile_path(table.name),
-                    "paginator": _paginator(
+                "endpoint": _endpoint(  # type: ignore[typeddict-item]
+                    table,
+                    _paginator(
                         table, settings, on_page(table.name), full_refresh, on_incomplete, redact
                     ),
-                    **(
-                        {"response_actions": [first_answers.hook(table.name)]}
-                        if first_answers is not None
-                        else {}
-                    ),
-                },
+                    first_answers,
+                    vanished,
+                    days,
+                ),
                 "columns": column_hints(table),
                 "processing_steps": [{"map": drop_null_objects(table)}],
             }
-            for table in TABLES
+            for table in read_order(tables)
         ],
     }
 
@@ -173,23 +239,45 @@ def analytics_api_source(
     on_incomplete: IncompleteReport = _ignore,
     redact: Redactor = NO_SECRETS,
     rejected: RejectedRecords | None = None,
+    tables: tuple[Table, ...] = SYNC_TABLES,
+    days: DayRange | None = None,
+    vanished: VanishedParents | None = None,
 ) -> DltSource:
-    """The dlt source for users, leads and campaigns (see ``seed_config`` for the arguments).
+    """The dlt source reading ``tables`` (see ``seed_config`` for the arguments).
 
-    ``first_answers`` defaults to one expecting every table; pass one naming only the resources
-    that will run when extracting a subset. Records that cannot load as declared are set aside
-    into ``rejected`` (api/records.py).
+    Only ``tables`` are selected: a parent read only for its children's sake (campaigns, for
+    replies) is requested but not loaded. ``first_answers`` defaults to one expecting every
+    top-level read. Records that cannot load as declared are set aside into ``rejected``
+    (api/records.py); records of windowed tables outside ``days`` are dropped (window.py).
     """
     if first_answers is None:
-        first_answers = FirstAnswers(table.name for table in TABLES)
+        first_answers = FirstAnswers(top_level_reads(tables))
     config = seed_config(
-        settings, api_key, session, on_page, full_refresh, first_answers, on_incomplete, redact
+        settings,
+        api_key,
+        session,
+        on_page,
+        full_refresh,
+        first_answers,
+        on_incomplete,
+        redact,
+        tables,
+        days,
+        vanished,
     )
     source = rest_api_source(config, name=API_NAME)
-    for table in TABLES:
+    for table in read_order(tables):
+        resource = source.resources[table.name]
         # Pages that match schema.py exactly skip dlt's per-record normalizer; records that
         # cannot load are set aside (arrow_pages.py). First after the generator, where pages
-        # still carry their paginator.
-        step = PagesAsArrow(table, rejected, redact)
-        source.resources[table.name].add_step(step, insert_at=1)
-    return source
+        # still carry their paginator. A parent's children need its records, not Arrow tables.
+        step = PagesAsArrow(table, rejected, redact, arrow=not _is_parent(table))
+        resource.add_step(step, insert_at=1)
+        if table.window is not None and days is not None:
+            resource.add_filter(record_filter(table.window, days))
+    return source.with_resources(*(table.name for table in tables))
+
+
+def tables_named(names: list[str] | tuple[str, ...]) -> tuple[Table, ...]:
+    """The declared tables called ``names``, in declaration order."""
+    return tuple(table for table in TABLES if table.name in set(names) & TABLES_BY_NAME.keys())

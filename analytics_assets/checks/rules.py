@@ -230,11 +230,17 @@ def _references(warehouse: Warehouse, table: Table) -> Finding:
     if not present:
         return NOT_LOADED
     conditions = []
+    loaded = warehouse.tables()
+    not_loaded: set[str] = set()
     for column in table.columns:
         if column.references and column.name in present:
             target_table, target_column = column.references.split(".")
-            target = warehouse.table(TABLES_BY_NAME[target_table].name)
             name, target_key = warehouse.column(column.name), warehouse.column(target_column)
+            if target_table not in loaded:  # holds no rows yet: every id points at nothing
+                not_loaded.add(target_table)
+                conditions.append((column.name, f"({name} IS NOT NULL)"))
+                continue
+            target = warehouse.table(TABLES_BY_NAME[target_table].name)
             conditions.append(
                 (
                     column.name,
@@ -245,7 +251,10 @@ def _references(warehouse: Warehouse, table: Table) -> Finding:
     where = " OR ".join(condition for _, condition in conditions) or "1 = 0"
     count, samples = _offenders(warehouse, table, where)
     by_column = {name: _offenders(warehouse, table, condition)[0] for name, condition in conditions}
-    return Finding(count, samples, {"offending_rows_by_column": by_column})
+    details: dict[str, Any] = {"offending_rows_by_column": by_column}
+    if not_loaded:
+        details["tables_not_loaded_yet"] = sorted(not_loaded)
+    return Finding(count, samples, details)
 
 
 def _rejected_records(scope: Scope) -> Finding:
@@ -321,7 +330,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "references",
-        "Ids that point at users exist in users.id.",
+        "Ids that point at another table (users, leads, campaigns) exist there.",
         "WARN",
         lambda table: any(column.references for column in table.columns),
         _on_table(_references),

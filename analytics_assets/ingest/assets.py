@@ -1,7 +1,10 @@
-"""The raw assets: one multi-asset runs the dlt pipeline for users, leads and campaigns.
+"""The raw assets: two multi-assets run the dlt pipeline.
 
-Built with ``@multi_asset`` over dagster-dlt's specs rather than ``@dlt_assets`` so that it can
-carry a retry policy, which ``@dlt_assets`` does not take. Every error ends as one
+``analytics_api_raw`` reads the unpartitioned tables (users, leads, campaigns, campaign_leads
+and the lookups) on every sync; ``analytics_api_activity`` reads events and replies by UTC day
+(daily partitions; a backfill of a range is one run asking once per campaign for the range).
+Built with ``@multi_asset`` over dagster-dlt's specs rather than ``@dlt_assets`` so that they
+can carry a retry policy, which ``@dlt_assets`` does not take. Every error ends as one
 ``dg.Failure`` from ``failures.py``, the API key masked, raised ``from None``: the original
 exception's text (an API's error body may echo the key) never reaches the event log.
 """
@@ -11,17 +14,20 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 
 from analytics_assets.api.auth import FirstAnswers
+from analytics_assets.api.children import VanishedParents
+from analytics_assets.api.errors import IncompleteRead
 from analytics_assets.api.http import ApiSession, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.records import REJECTED_TABLE, RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.api.resource import AnalyticsApiResource
-from analytics_assets.api.source import analytics_api_source
+from analytics_assets.api.source import analytics_api_source, top_level_reads
+from analytics_assets.api.window import DayRange
 from analytics_assets.ingest.failures import sync_failure
 from analytics_assets.ingest.progress import SyncProgress
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import AnalyticsDltTranslator, raw_asset_key, raw_asset_spec
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import ACTIVITY_TABLES, SYNC_TABLES, Table
 from analytics_assets.settings import (
     AutomationSettings,
     Settings,
@@ -60,11 +66,12 @@ def ingest_retry_policy(settings: AutomationSettings) -> dg.RetryPolicy:
 
 
 def raw_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
-    """The raw tables' multi-asset, ``analytics_api_raw``, with its step's retry policy."""
+    """The unpartitioned raw tables' multi-asset, ``analytics_api_raw``, with its step's retry
+    policy."""
 
     @dg.multi_asset(
         name="analytics_api_raw",
-        specs=[raw_asset_spec(table) for table in TABLES],
+        specs=[raw_asset_spec(table) for table in SYNC_TABLES],
         can_subset=True,
         pool=WAREHOUSE_POOL,
         retry_policy=retry_policy,
@@ -76,16 +83,57 @@ def raw_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
         api: AnalyticsApiResource,
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult]:
-        """Sync users, leads and campaigns from the API into the warehouse with dlt."""
-        redact = NO_SECRETS
-        try:
-            settings = settings_from(api, warehouse)
-            redact = Redactor([settings.require_api_key()])
-            yield from _sync(context, config, dlt, settings, redact)
-        except Exception as error:
-            raise sync_failure(error, redact) from None
+        """Sync users, leads, campaigns, campaign_leads and the lookups with dlt."""
+        yield from _guarded(context, dlt, api, warehouse, SYNC_TABLES, config.full_refresh, None)
 
     return analytics_api_raw
+
+
+def activity_asset(
+    retry_policy: dg.RetryPolicy, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    """``analytics_api_activity``: events and replies by UTC day, a range of days in one run."""
+
+    @dg.multi_asset(
+        name="analytics_api_activity",
+        specs=[raw_asset_spec(table, partitions=partitions) for table in ACTIVITY_TABLES],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        retry_policy=retry_policy,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def analytics_api_activity(
+        context: dg.AssetExecutionContext,
+        dlt: AnalyticsDltResource,
+        api: AnalyticsApiResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        """Read the run's UTC days of events and replies (replies once per campaign)."""
+        window = context.partition_time_window
+        days = DayRange(window.start, window.end)
+        context.log.info(f"reading {days.describe()} (UTC) of events and replies")
+        yield from _guarded(context, dlt, api, warehouse, ACTIVITY_TABLES, False, days)
+
+    return analytics_api_activity
+
+
+def _guarded(
+    context: dg.AssetExecutionContext,
+    dlt: AnalyticsDltResource,
+    api: AnalyticsApiResource,
+    warehouse: WarehouseResource,
+    tables: tuple[Table, ...],
+    full_refresh: bool,
+    days: DayRange | None,
+) -> Iterator[dg.MaterializeResult]:
+    redact = NO_SECRETS
+    try:
+        settings = settings_from(api, warehouse)
+        redact = Redactor([settings.require_api_key()])
+        selected = tuple(t for t in tables if raw_asset_key(t) in context.selected_asset_keys)
+        yield from _sync(context, dlt, settings, redact, selected, full_refresh, days)
+    except Exception as error:
+        raise sync_failure(error, redact) from None
 
 
 analytics_api_raw = raw_asset(ingest_retry_policy(load_automation_settings()))
@@ -94,10 +142,12 @@ analytics_api_raw = raw_asset(ingest_retry_policy(load_automation_settings()))
 
 def _sync(
     context: dg.AssetExecutionContext,
-    config: SyncConfig,
     dlt: AnalyticsDltResource,
     settings: Settings,
     redact: Redactor,
+    tables: tuple[Table, ...],
+    full_refresh: bool,
+    days: DayRange | None,
 ) -> Iterator[dg.MaterializeResult]:
     # Closures, not bound methods: dlt deep-copies its resources' configuration.
     def warn(message: str) -> None:
@@ -116,18 +166,21 @@ def _sync(
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.max_wait_s, log=warn)
     session = ApiSession(settings.base_url, policy, limiter, log=warn, redact=redact)
-    selected = context.selected_asset_keys
-    first_answers = FirstAnswers((t.name for t in TABLES if raw_asset_key(t) in selected), redact)
+    first_answers = FirstAnswers(top_level_reads(tables), redact)
+    vanished = VanishedParents(warn, redact)
     source = analytics_api_source(
         settings,
         settings.require_api_key(),
         session=session,
         on_page=progress.page_callback,
-        full_refresh=config.full_refresh,
+        full_refresh=full_refresh,
         first_answers=first_answers,
         on_incomplete=on_incomplete,
         redact=redact,
         rejected=rejected,
+        tables=tables,
+        days=days,
+        vanished=vanished,
     )
     wait_for_warehouse(settings, warn)  # before any request: a held file fails the step
     with private_workdir(settings, context.run_id) as workdir:
@@ -144,15 +197,37 @@ def _sync(
         first_answers.raise_if_refused()  # a guard: the extract step raises this already
         if rejected.rows:
             load_rejected(pipeline, rejected.for_run(context.run_id))
+    vanished.raise_if_endpoint_missing()
+    if days is not None:
+        _raise_if_days_incomplete(incomplete, days)
     for result in results:
-        yield _with_completeness(result, incomplete, rejected, redact)
+        yield _with_completeness(result, incomplete, rejected, vanished, redact)
     context.log.info(f"sync finished: {progress.describe()}")
+
+
+def _raise_if_days_incomplete(incomplete: dict[str, list[str]], days: DayRange) -> None:
+    """A day's read that is not known complete must not count as materialized: no cursor
+    will read it again, so the step fails (and is retried) instead. Records set aside are
+    the exception: re-reading cannot fix them; the blocking rejected_records check names them.
+    """
+    unsure = {
+        resource: [reason for reason in reasons if REJECTED_TABLE not in reason]
+        for resource, reasons in incomplete.items()
+    }
+    unsure = {resource: reasons for resource, reasons in unsure.items() if reasons}
+    if unsure:
+        detail = "; ".join(f"{name}: {'; '.join(reasons)}" for name, reasons in unsure.items())
+        raise IncompleteRead(
+            f"the read of {days.describe()} is not known complete ({detail}); the rows read are "
+            "loaded, the days are not marked materialized and are read again on retry"
+        )
 
 
 def _with_completeness(
     result: dg.MaterializeResult,
     incomplete: dict[str, list[str]],
     rejected: RejectedRecords,
+    vanished: VanishedParents,
     redact: Callable[[str], str],
 ) -> dg.MaterializeResult:
     """``result`` plus whether its table's read is known complete, and if not, why."""
@@ -166,6 +241,11 @@ def _with_completeness(
             "read_complete": not reasons,
             "incomplete_reasons": dg.MetadataValue.text(redact("\n".join(reasons)) or "none"),
             REJECTED_TABLE: dg.MetadataValue.int(rejected.count(name)),
+            **(
+                {"parents_gone": dg.MetadataValue.int(vanished.count(name))}
+                if vanished.count(name)
+                else {}
+            ),
         },
         check_results=result.check_results,
         data_version=result.data_version,

@@ -21,6 +21,7 @@ from analytics_assets.api.auth import ApiAuthenticationError
 from analytics_assets.api.errors import (
     ApiResponseError,
     ForeignOriginError,
+    IncompleteRead,
     InvalidBody,
     PaginationLoopError,
     WaitTooLong,
@@ -46,7 +47,7 @@ PERMANENT = (
     PaginationLoopError,
 )
 """Errors that no retry can fix: Dagster does not retry them."""
-TRANSIENT = (WaitTooLong, InvalidBody)
+TRANSIENT = (WaitTooLong, InvalidBody, IncompleteRead)
 """Errors a later attempt may not meet: Dagster's RetryPolicy retries them."""
 
 

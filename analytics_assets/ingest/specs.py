@@ -11,10 +11,16 @@ from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from analytics_assets.schema import API_NAME, TABLES_BY_NAME, Column, Table
-from analytics_assets.settings import configured_destination
+from analytics_assets.settings import AutomationSettings, configured_destination
 
 OWNERS = ["team:data-engineering"]
-DAGSTER_TYPES = {"string": "string", "boolean": "boolean", "integer": "int"}
+DAGSTER_TYPES = {
+    "string": "string",
+    "boolean": "boolean",
+    "integer": "int",
+    "timestamp": "timestamp",
+    "json": "json",
+}
 
 
 def raw_asset_key(table: Table) -> dg.AssetKey:
@@ -37,15 +43,38 @@ def _table_column(table: Table, column: Column) -> dg.TableColumn:
     )
 
 
-def raw_asset_spec(table: Table, destination: str | None = None) -> dg.AssetSpec:
-    """The asset spec of one raw table loaded by dlt into ``destination`` (default: configured)."""
+def activity_partitions(settings: AutomationSettings) -> dg.DailyPartitionsDefinition:
+    """UTC days from ``ANALYTICS_HISTORY_START`` up to the day that ended last."""
+    return dg.DailyPartitionsDefinition(start_date=settings.history_start, timezone="UTC")
+
+
+def _read_from(table: Table) -> str:
+    """How ``table`` is read, for its description."""
+    how = f"GET {table.path}"
+    if table.parent is not None:
+        how += f" for every {table.parent.table[:-1]}"
+    if table.window is not None:
+        how += f" by UTC day of {table.window.column}"
+    return how
+
+
+def raw_asset_spec(
+    table: Table,
+    destination: str | None = None,
+    partitions: dg.PartitionsDefinition | None = None,
+) -> dg.AssetSpec:
+    """The asset spec of one raw table loaded by dlt into ``destination`` (default: configured);
+    a per-parent table depends on its parent's asset (lineage: campaigns -> replies)."""
     destination = destination or configured_destination()
+    parent = TABLES_BY_NAME[table.parent.table] if table.parent else None
     return dg.AssetSpec(
         key=raw_asset_key(table),
-        description=f"{table.description} Loaded by dlt from GET /{table.name} (merge on id).",
+        description=f"{table.description} Loaded by dlt from {_read_from(table)} (merge on id).",
         group_name=API_NAME,
         owners=OWNERS,
         kinds={"dlt", destination},
+        deps=[raw_asset_key(parent)] if parent else [],
+        partitions_def=partitions,
         metadata={
             "dagster/column_schema": table_column_schema(table),
             "dagster/table_name": f"{API_NAME}.{table.name}",

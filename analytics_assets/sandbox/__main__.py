@@ -7,6 +7,7 @@ SIGTERM or SIGINT and exits 0. Binds 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import signal
 import tempfile
@@ -14,19 +15,36 @@ import textwrap
 import threading
 from pathlib import Path
 
+from analytics_assets.sandbox.data import DEFAULT_COUNTS
 from analytics_assets.sandbox.defects import DEFECTS
 from analytics_assets.sandbox.faults import ARGS, KINDS, SPEC_SYNTAX, FaultSpec, parse_fault_spec
 from analytics_assets.sandbox.server import SandboxConfig, SandboxServer
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import SEED_TABLES, TABLES
 
 _INDENT = " " * 12
 _KINDS_TEXT = textwrap.fill(
     ", ".join(KINDS), 92, initial_indent=_INDENT, subsequent_indent=_INDENT
 ).lstrip()
+_OTHER_TABLES = tuple(t.name for t in TABLES if t not in SEED_TABLES)
+_ENDPOINTS = textwrap.fill(
+    ", ".join(f"{t.path} ({t.name})" if t.parent else t.path for t in TABLES),
+    92,
+    initial_indent="  ",
+    subsequent_indent="  ",
+)
+_RESOURCES_TEXT = textwrap.fill(
+    ", ".join(t.name for t in TABLES), 92, initial_indent=_INDENT, subsequent_indent=_INDENT
+).lstrip()
 _FAULT_HELP = f"""\
+endpoints (GET, under /v1):
+{_ENDPOINTS}
+  filters: leads updated_after; events start_at/end_at (after/before: exclusive);
+  replies start_at/end_at (on or after/on or before: inclusive). next_page carries them.
+
 faults (--fault {SPEC_SYNTAX}, repeatable, matched in the order given):
-  RESOURCE  one of {", ".join(t.name for t in TABLES)}
-  PAGE      1-based page to hit; omitted: any page
+  RESOURCE  one of {_RESOURCES_TEXT}
+  PAGE      1-based page to hit; omitted: any page. For campaign_leads and replies: the page
+            within a campaign's own sequence, of any campaign
   KIND      {_KINDS_TEXT}
   ARG       none, except:
 {chr(10).join(f"{_INDENT}{kind}: {syntax}" for kind, syntax in ARGS.items())}
@@ -57,6 +75,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=defaults.users)
     parser.add_argument("--leads", type=int, default=defaults.leads)
     parser.add_argument("--campaigns", type=int, default=defaults.campaigns)
+    parser.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        type=_count_arg,
+        metavar="TABLE=N",
+        help=f"rows of another table (repeatable); TABLE one of {', '.join(_OTHER_TABLES)}; "
+        f"defaults: {', '.join(f'{name}={DEFAULT_COUNTS[name]}' for name in _OTHER_TABLES)}",
+    )
+    parser.add_argument(
+        "--activity-end",
+        type=dt.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        default=defaults.activity_end,
+        help="the day after the last day of replies and events (default: today, UTC)",
+    )
+    parser.add_argument(
+        "--activity-days",
+        type=int,
+        metavar="N",
+        default=defaults.activity_days,
+        help=f"UTC days of replies and events, ending the day before --activity-end "
+        f"(default {defaults.activity_days})",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--page-size", type=int, default=defaults.page_size)
     parser.add_argument("--page-mode", choices=("url", "token"), default=defaults.page_mode)
@@ -97,7 +139,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--rate-limit must be at least 1, got {args.rate_limit}")
     if not 0 < args.rate_window < float("inf"):
         parser.error(f"--rate-window must be a positive number of seconds, got {args.rate_window}")
+    if args.activity_days < 1:
+        parser.error(f"--activity-days must be at least 1, got {args.activity_days}")
     return args
+
+
+def _count_arg(text: str) -> tuple[str, int]:
+    """argparse type of ``--count``: ``TABLE=N`` for a table other than the seed's three."""
+    name, equals, number = text.partition("=")
+    if not equals or name not in _OTHER_TABLES or not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"bad count {text!r}: expected TABLE=N with N >= 0 and TABLE one of "
+            f"{', '.join(_OTHER_TABLES)} (users, leads, campaigns: --users, --leads, --campaigns)"
+        )
+    return name, int(number)
 
 
 def _fault_arg(text: str) -> FaultSpec:
@@ -123,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         users=args.users,
         leads=args.leads,
         campaigns=args.campaigns,
+        table_counts=dict(args.count),
+        activity_end=args.activity_end,
+        activity_days=args.activity_days,
         seed=args.seed,
         page_size=args.page_size,
         page_mode=args.page_mode,

@@ -19,10 +19,11 @@ DEFECTS: tuple[str, ...] = (
     "null_owner_id",  # a lead whose owner_id (declared non-nullable) is null
     "duplicate_id",  # a lead on page 2 replaced by a copy of a lead on page 1, same id
     "string_in_integer",  # a lead whose sent_count is the string 'many'
-    "undeclared_field",  # every campaign's stats gains total_prospects, as the real API sends
+    "undeclared_field",  # every campaign's stats gains UNDECLARED_STAT, as an API update would
 )
 MALFORMED_EMAIL = "not-an-email"
 NON_NUMERIC = "many"
+UNDECLARED_STAT = "prospects_clicked"  # a stats counter schema.py does not declare
 
 
 def validate(names: Iterable[str]) -> tuple[str, ...]:
@@ -80,12 +81,13 @@ def apply_defects(
         affected["string_in_integer"] = [_set(leads[lead_targets[1]], ("sent_count",), NON_NUMERIC)]
     if need("duplicate_id", int(on_two_pages), 1, f"more than page_size={page_size} leads"):
         assert source is not None and victim is not None
+        _drop_embeds(dataset, "leads", leads[victim])  # the replaced lead's enrollments go too
         leads[victim] = copy.deepcopy(leads[source])
         dataset.updated_at["leads"][victim] = dataset.updated_at["leads"][source]
         affected["duplicate_id"] = [leads[source]["id"]]
     if "undeclared_field" in enabled:
         affected["undeclared_field"] = [
-            campaign["id"] for campaign in campaigns if _add_total(campaign, rng)
+            campaign["id"] for campaign in campaigns if _add_undeclared(campaign, rng)
         ]
     return affected
 
@@ -98,12 +100,24 @@ def _set(record: dict, path: tuple[str, ...], value: object) -> str:
     return record["id"]
 
 
-def _add_total(campaign: dict, rng: random.Random) -> bool:
-    """Add ``stats.total_prospects`` (>= prospects contacted); False if stats is null."""
+def _add_undeclared(campaign: dict, rng: random.Random) -> bool:
+    """Add ``stats.<UNDECLARED_STAT>`` (<= prospects opened); False if stats is null."""
     stats = campaign.get("stats")
     if not isinstance(stats, dict):
         return False
-    contacted = stats.get("prospects_contacted")
-    contacted = contacted if isinstance(contacted, int) else 0
-    stats["total_prospects"] = contacted + rng.randint(0, 500)
+    opened = stats.get("prospects_opened")
+    stats[UNDECLARED_STAT] = rng.randint(0, opened if isinstance(opened, int) else 0)
     return True
+
+
+def _drop_embeds(dataset: Dataset, owner: str, row: dict) -> None:
+    """Drop the rows of tables other than ``owner`` that embed ``row`` itself (a campaign
+    lead's lead)."""
+    for table, rows in dataset.records.items():
+        if table == owner:
+            continue
+        kept = [i for i, r in enumerate(rows) if not any(v is row for v in r.values())]
+        if len(kept) < len(rows):
+            stamps = dataset.updated_at[table]
+            dataset.records[table] = [rows[i] for i in kept]
+            dataset.updated_at[table] = [stamps[i] for i in kept]

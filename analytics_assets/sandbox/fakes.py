@@ -7,11 +7,13 @@ far for the same record, so counters can agree with each other (replied <= sent)
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from analytics_assets.sandbox.activity import Activity, iso_ms
 from analytics_assets.schema import Field
 
 # Generated timestamps lie in [GENERATED_FROM, GENERATED_UNTIL); change_leads stamps "now", so
@@ -161,10 +163,16 @@ class Row(Protocol):
 
     rng: random.Random
     values: dict[str, Any]  # leaf values generated so far, by column name
+    index: int  # the record's 0-based position in its table
+    activity: Activity  # the table's timestamps
 
     @property
     def person(self) -> dict[str, str]:
         """The record's coherent identity (see ``person``)."""
+        ...
+
+    def pick(self, table: str) -> dict[str, Any] | None:
+        """The row of ``table`` this record refers to (random unless assigned); None if none."""
         ...
 
 
@@ -214,9 +222,29 @@ def generic(row: Row, field: Field) -> Any:
         return row.person["email"]
     if field.format == "date-time":
         return iso(moment(rng))
+    if field.type == "timestamp":
+        return iso_ms(row.activity.moment(rng))
+    if field.type == "json":
+        if field.name.endswith("emails"):
+            return [row.person["email"]]
+        return {"value": f"{field.name}-{rng.getrandbits(32):08x}"}
     if field.name in row.person:
         return row.person[field.name]
     return f"{field.name}-{rng.getrandbits(32):08x}"
+
+
+def worked(lead: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A worked copy of ``lead``: next status, one more email sent, last sent now."""
+    lead = copy.deepcopy(lead)
+    if "status" in lead:
+        position = LEAD_STATUSES.index(lead["status"]) if lead["status"] in LEAD_STATUSES else -1
+        lead["status"] = LEAD_STATUSES[(position + 1) % len(LEAD_STATUSES)]
+    if "sent_count" in lead:
+        sent = lead["sent_count"]
+        lead["sent_count"] = sent + 1 if isinstance(sent, int) else 1
+    if "last_sent_at" in lead:
+        lead["last_sent_at"] = iso(now)
+    return lead
 
 
 def _int(row: Row, column: str) -> int:
@@ -275,6 +303,9 @@ COLUMN_VALUES: dict[str, Callable[[Row], Any]] = {
     "stats__prospects_replied": _share("stats__prospects_opened", 0.05, 0.3),
     "stats__prospects_bounced": _bounced,
     "stats__prospects_optedout": _share("stats__prospects_reached", 0.0, 0.03),
+    "stats__total_prospects": lambda row: (
+        _int(row, "stats__prospects_contacted") + row.rng.randint(0, 500)
+    ),
 }
 # Lead fields (data__first_name, data__city, ...) come from the row's person.
 COLUMN_VALUES.update(

@@ -54,8 +54,10 @@ class Page:
         resource: The resource, e.g. ``leads``.
         number: The 1-based page number.
         response: The normal (200) response, rate-limit headers included.
-        records_of: The records of page n of the same view (same ``updated_after``).
+        records_of: The records of page n of the same view (same parent and filters).
         link: The ``next_page`` value (URL or cursor) that points at page n.
+        path: The request's path, e.g. ``/v1/campaigns/c_1/replies``; default ``/v1/<resource>``.
+        filters: The request's filter parameters, which ``next_page`` links carry.
     """
 
     resource: str
@@ -63,6 +65,13 @@ class Page:
     response: Response
     records_of: Callable[[int], list[dict[str, Any]]]
     link: Callable[[int], str]
+    path: str = ""
+    filters: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        """The path this page was requested at."""
+        return self.path or f"{pages.API_PREFIX}{self.resource}"
 
     def envelope(self) -> dict[str, Any]:
         """The normal body, parsed."""
@@ -320,7 +329,7 @@ class ForeignNextPage(Fault):
 
     In url page mode it keeps the path and query: origin ``http://127.0.0.1:9`` turns page 2's
     link into ``http://127.0.0.1:9/v1/leads?page=3``. In token mode the cursor becomes an
-    absolute URL too: ``<origin>/v1/<resource>?next_page=<cursor>``. A client that follows it
+    absolute URL too: ``<origin><request path>?next_page=<cursor>``. A client that follows it
     would send its API key to that host.
     """
 
@@ -348,7 +357,7 @@ class ForeignNextPage(Fault):
         if split.scheme:
             target = split.path + (f"?{split.query}" if split.query else "")
         else:
-            target = f"{pages.API_PREFIX}{page.resource}?{urlencode({'next_page': link})}"
+            target = f"{page.endpoint}?{urlencode({'next_page': link})}"
         body["next_page"] = self.origin.rstrip("/") + target
         return page.with_body(body)
 
@@ -357,16 +366,17 @@ class ForeignNextPage(Fault):
 class RelativeNextPage(Fault):
     """The normal page, but ``next_page`` (when it has one) is a relative reference.
 
-    It is path-absolute, ``/v1/<resource>?page=<n+1>`` (no scheme, no host), in either page
-    mode; the server answers ``?page=`` in both. A client must resolve it against the URL it
-    fetched, or fail clearly.
+    It is path-absolute, ``<request path>?page=<n+1>`` (no scheme, no host; plus the request's
+    filters), in either page mode; the server answers ``?page=`` in both. A client must resolve
+    it against the URL it fetched, or fail clearly.
     """
 
     def apply(self, page: Page) -> Response:
         body = page.envelope()
         if not body.get("next_page"):
             return page.response
-        body["next_page"] = f"{pages.API_PREFIX}{page.resource}?page={page.number + 1}"
+        query = urlencode({"page": page.number + 1, **dict(page.filters)})
+        body["next_page"] = f"{page.endpoint}?{query}"
         return page.with_body(body)
 
 
@@ -502,9 +512,10 @@ class Injection:
     """A queued fault: which requests it matches and how many uses are left."""
 
     resource: str
-    page: int | None  # None: any page
+    page: int | None  # None: any page; per-parent resources: the page of any parent's sequence
     fault: Fault
     times: int
+    parent: str | None = None  # per-parent resources: only this parent's requests; None: any
 
 
 class FaultTable:
@@ -532,11 +543,16 @@ class FaultTable:
         with self._lock:
             return list(self._queue)
 
-    def take(self, resource: str, page: int) -> Fault | None:
-        """Consume one use of the first injection matching ``resource`` and ``page``."""
+    def take(self, resource: str, page: int, parent: str | None = None) -> Fault | None:
+        """Consume one use of the first injection matching ``resource``, ``page`` and
+        ``parent``."""
         with self._lock:
             for i, injection in enumerate(self._queue):
-                if injection.resource == resource and injection.page in (None, page):
+                if (
+                    injection.resource == resource
+                    and injection.page in (None, page)
+                    and injection.parent in (None, parent)
+                ):
                     if injection.times > 1:
                         self._queue[i] = dataclasses.replace(injection, times=injection.times - 1)
                     else:

@@ -6,10 +6,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
-API_PREFIX = "/v1/"  # every resource is served at API_PREFIX + name
-_TOKEN = re.compile(r"(?P<resource>[a-z_]+):(?P<page>[1-9][0-9]{0,8})")
+API_PREFIX = "/v1/"  # every resource is served at API_PREFIX + its path (schema.Table.path)
+_TOKEN = re.compile(r"(?P<resource>[a-z_]+):(?P<page>[1-9][0-9]{0,8})(?:\?(?P<query>.*))?", re.S)
 
 
 def page_count(rows: int, page_size: int) -> int:
@@ -24,13 +26,19 @@ def parse_page(raw: str) -> int:
     return int(raw)
 
 
-def encode_token(resource: str, page: int) -> str:
-    """An opaque cursor for ``page`` of ``resource`` (urlsafe base64, no padding)."""
-    return base64.urlsafe_b64encode(f"{resource}:{page}".encode()).decode().rstrip("=")
+def encode_token(resource: str, page: int, filters: Mapping[str, str] | None = None) -> str:
+    """An opaque cursor for ``page`` of ``resource`` (urlsafe base64, no padding).
+
+    ``filters`` (query parameters such as ``start_at``) travel inside the cursor, so a client
+    that sends back only the cursor still reads the filtered pages.
+    """
+    text = f"{resource}:{page}" + (f"?{urlencode(filters)}" if filters else "")
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_token(resource: str, token: str) -> int:
-    """The page a cursor points at; ValueError if it is not a cursor of ``resource``."""
+def decode_token(resource: str, token: str) -> tuple[int, dict[str, str]]:
+    """The page a cursor points at and the filters it carries; ValueError if it is not a cursor
+    of ``resource``."""
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -38,7 +46,7 @@ def decode_token(resource: str, token: str) -> int:
     match = _TOKEN.fullmatch(text)
     if match is None or match["resource"] != resource:
         raise ValueError(f"next_page is not a valid {resource} cursor: {token!r}")
-    return int(match["page"])
+    return int(match["page"]), dict(parse_qsl(match["query"] or "", keep_blank_values=True))
 
 
 def render(

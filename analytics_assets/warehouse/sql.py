@@ -25,6 +25,8 @@ STANDARD_TYPES: dict[FieldType, str] = {
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
     "integer": "BIGINT",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "json": "JSON",
 }
 DUCKDB_FAMILY = frozenset({"duckdb", "motherduck"})
 SQL_TYPES: dict[str, dict[FieldType, str]] = {
@@ -33,7 +35,13 @@ SQL_TYPES: dict[str, dict[FieldType, str]] = {
     # still loads, checks and models, but column_types then checks names only (it says so).
     "duckdb": STANDARD_TYPES,
     "motherduck": STANDARD_TYPES,
-    "postgres": {"string": "CHARACTER VARYING", "boolean": "BOOLEAN", "integer": "BIGINT"},
+    "postgres": {
+        "string": "CHARACTER VARYING",
+        "boolean": "BOOLEAN",
+        "integer": "BIGINT",
+        "timestamp": "TIMESTAMP WITH TIME ZONE",
+        "json": "JSON",
+    },
 }
 
 

@@ -7,7 +7,7 @@ from analytics_assets.api.paginator import NextPagePaginator
 from analytics_assets.api.records import RejectedRecords
 from analytics_assets.api.source import analytics_api_source, column_hints, seed_config
 from analytics_assets.sandbox import PatchRecord, SandboxServer
-from analytics_assets.schema import API_NAME, LEADS, TABLES, USERS
+from analytics_assets.schema import API_NAME, LEADS, SYNC_TABLES, TABLES, USERS
 from analytics_assets.settings import Settings
 from analytics_assets_tests.conftest import TEST_KEY
 
@@ -40,8 +40,12 @@ def test_the_config_keeps_the_seeds_shape() -> None:
     }
     assert config["resource_defaults"] == {"primary_key": "id", "write_disposition": "merge"}
     resources = {resource["name"]: resource for resource in config["resources"]}
-    assert list(resources) == [table.name for table in TABLES]
+    assert list(resources) == [table.name for table in TABLES if table.window is None]
     assert resources["users"]["endpoint"]["path"] == "/users"
+    assert resources["campaign_leads"]["endpoint"]["path"] == "/campaigns/{campaign_id}/leads"
+    assert resources["campaign_leads"]["endpoint"]["params"] == {
+        "campaign_id": {"type": "resolve", "resource": "campaigns", "field": "id"}
+    }
     assert type(resources["users"]["endpoint"]["paginator"]) is NextPagePaginator
     assert isinstance(resources["leads"]["endpoint"]["paginator"], UpdatedAfterPaginator)
     assert resources["users"]["columns"] == column_hints(USERS)
@@ -59,7 +63,7 @@ def test_the_source_is_named_after_the_api_and_sets_records_aside(
     items = list(source.resources["users"])
 
     assert source.name == API_NAME
-    assert list(source.resources) == [table.name for table in TABLES]
+    assert set(source.selected_resources) == {table.name for table in SYNC_TABLES}
     served = [user["id"] for user in sandbox.records("users")]
     assert [item["id"] for item in items] == served[:3] + served[4:]  # the page's records
     assert [(row["resource"], row["position"], row["reason"]) for row in rejected.rows] == [

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from analytics_assets.sandbox import PatchRecord, ReplaceRecord, SandboxServer
-from analytics_assets.schema import LEADS, TABLES
+from analytics_assets.schema import LEADS, SYNC_TABLES
 from analytics_assets_tests.conftest import Serve, query, run_sync, step_failure
 from analytics_assets_tests.expected import expected_rows, select_declared
 
@@ -127,7 +127,7 @@ def test_a_bad_lead_is_set_aside_and_everything_else_loads(
     assert "analytics_api/leads: rejected_records" in step_failure(result)
     leads = {row[0] for row in query(warehouse, "SELECT id FROM analytics_api.leads")}
     assert leads == {record["id"] for record in server.records("leads")} - {victim}
-    for table in TABLES:
+    for table in SYNC_TABLES:
         if table is not LEADS:  # users and campaigns are refreshed as always
             assert set(query(warehouse, select_declared(table))) == expected_rows(server, table)
     rejected = query(

@@ -17,7 +17,7 @@ from analytics_assets.sandbox import (
     RepeatedPage,
     SandboxServer,
 )
-from analytics_assets.schema import LEADS, TABLES
+from analytics_assets.schema import LEADS, SYNC_TABLES
 from analytics_assets_tests.conftest import (
     Serve,
     configure,
@@ -55,7 +55,7 @@ def _every_change_present_and_every_check_passing(server: SandboxServer, warehou
     clean = run_sync()
     assert clean.success, step_failure(clean)
     assert _failed_checks(clean) == set()
-    for table in TABLES:
+    for table in SYNC_TABLES:
         assert set(query(warehouse, select_declared(table))) == expected_rows(server, table)
 
 

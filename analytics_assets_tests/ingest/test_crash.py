@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from analytics_assets.sandbox import Delay, SandboxServer
-from analytics_assets.schema import TABLES
+from analytics_assets.schema import SYNC_TABLES
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets_tests.conftest import (
     Serve,
@@ -52,7 +52,7 @@ def _kill_when(child: subprocess.Popen[bytes], ready: Callable[[], bool]) -> Non
 
 
 def _assert_exact(server: SandboxServer, warehouse: Path) -> None:
-    for table in TABLES:
+    for table in SYNC_TABLES:
         rows = query(warehouse, select_declared(table))
         assert len(rows) == len(server.records(table.name))
         assert set(rows) == expected_rows(server, table)

@@ -28,8 +28,13 @@ from analytics_assets.models.assets import (
     SQL_DIR,
     Model,
 )
-from analytics_assets.sandbox import GENERATED_UNTIL, DuplicateRecord, SandboxConfig, SandboxServer
-from analytics_assets.schema import CAMPAIGNS, LEADS, TABLES, USERS
+from analytics_assets.sandbox import (
+    GENERATED_UNTIL,
+    PatchRecord,
+    SandboxConfig,
+    SandboxServer,
+)
+from analytics_assets.schema import CAMPAIGNS, LEADS, SYNC_TABLES, TABLES, USERS
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
 from analytics_assets_tests.conftest import (
     RESOURCES,
@@ -550,7 +555,7 @@ def test_materializing_one_model_leaves_the_other_absent(
     model: Model, small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(small_sandbox)
-    raw_keys = [raw_asset_key(table) for table in TABLES]
+    raw_keys = [raw_asset_key(table) for table in SYNC_TABLES]
 
     result = materialize([*raw_keys, model.key])
 
@@ -642,7 +647,8 @@ def test_a_failed_check_on_campaigns_blocks_campaign_performance_only(
     warehouse: Path,
 ) -> None:
     with SandboxServer(SMALL) as server:
-        server.inject("campaigns", DuplicateRecord(), page=1)  # fails campaigns: primary_key
+        # fails campaigns: column_types (a variant column); the record still loads
+        server.inject("campaigns", PatchRecord(0, ("stats", "prospects_contacted"), "many"), page=1)
         users, leads = server.records("users"), server.records("leads")
 
         built = _sync_with_a_failed_check(server, "campaigns")

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,12 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         "token",
         "--defect",
         "null_email",
+        "--activity-end",
+        "2026-11-20",
+        "--count",
+        "events=5",
+        "--count",
+        "replies=0",
     ]
     process = subprocess.Popen(
         command,
@@ -78,10 +85,26 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
             response = session.get(
                 f"http://127.0.0.1:{port}/v1/leads", headers={"x-api-key": "cli-key"}, timeout=10
             )
+            events = session.get(
+                f"http://127.0.0.1:{port}/v1/events", headers={"x-api-key": "cli-key"}, timeout=10
+            ).json()["events"]
+            campaign = session.get(
+                f"http://127.0.0.1:{port}/v1/campaigns",
+                headers={"x-api-key": "cli-key"},
+                timeout=10,
+            ).json()["campaigns"][0]["id"]
+            replies = session.get(
+                f"http://127.0.0.1:{port}/v1/campaigns/{campaign}/replies",
+                headers={"x-api-key": "cli-key"},
+                timeout=10,
+            )
         assert response.status_code == 200
         body = response.json()
         assert len(body["leads"]) == 100
         assert body["has_more"] is True and not body["next_page"].startswith("http")
+        assert len(events) == 5
+        assert all("2026-10-21T" <= e["created_at"] <= "2026-11-20T00:00:00.000Z" for e in events)
+        assert replies.status_code == 200 and replies.json()["replies"] == []
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         assert process.stdout.read() == ""
@@ -200,9 +223,27 @@ def test_cli_parses_fault_and_rate_flags(capsys: pytest.CaptureFixture[str]) -> 
     assert all(f"            {kind}: {syntax}\n" in out for kind, syntax in ARGS.items())
 
 
+def test_cli_parses_counts_and_the_activity_window() -> None:
+    args = parse_args(
+        ["--count", "replies=7", "--count", "tags=0", "--activity-end", "2026-11-20"]
+        + ["--activity-days", "10", "--fault", "replies:2=status:503"]
+    )
+    assert args.count == [("replies", 7), ("tags", 0)]
+    assert (args.activity_end, args.activity_days) == (date(2026, 11, 20), 10)
+    assert args.fault == [("replies", Status(503), 2, 1)]
+    defaults = parse_args([])
+    assert (defaults.count, defaults.activity_end, defaults.activity_days) == ([], None, 30)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ["--count", "leads=5"],
+        ["--count", "replies"],
+        ["--count", "replies=-1"],
+        ["--count", "nope=1"],
+        ["--activity-end", "20 Nov"],
+        ["--activity-days", "0"],
         ["--fault", "leads=bogus"],
         ["--fault", "nope=reset"],
         ["--fault", "leads:0=reset"],

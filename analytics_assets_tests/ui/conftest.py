@@ -20,7 +20,7 @@ from analytics_assets_tests.ui.harness import LOG_NAME, DagsterDev, dagster_dev
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` needs the internet
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = PROJECT_DIR / "test-artifacts" / "ui"
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT = {"width": 1920, "height": 1200}
 UI_TIMEOUT_MS = 30_000  # a page of the UI on a loaded two-core machine
 
 expect.set_options(timeout=UI_TIMEOUT_MS)

@@ -8,25 +8,38 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from analytics_assets.schema import SYNC_TABLES, TABLES
+from analytics_assets_tests.ui.conftest import VIEWPORT
 from analytics_assets_tests.ui.harness import REPOSITORY_SELECTOR, DagsterDev, poll
 
-RAW_ASSETS = ("users", "leads", "campaigns")
+RAW_ASSETS = tuple(table.name for table in TABLES)
+SYNC_ASSETS = tuple(table.name for table in SYNC_TABLES)
 MODELS = ("campaign_performance", "owner_pipeline")
 LINEAGE = {
-    ("analytics_api", "users"): set(),
-    ("analytics_api", "leads"): set(),
-    ("analytics_api", "campaigns"): set(),
+    **{
+        ("analytics_api", table.name): (
+            {("analytics_api", table.parent.table)} if table.parent else set()
+        )
+        for table in TABLES
+    },
     ("analytics", "campaign_performance"): {
         ("analytics_api", "users"),
         ("analytics_api", "campaigns"),
     },
     ("analytics", "owner_pipeline"): {("analytics_api", "users"), ("analytics_api", "leads")},
 }
-SCHEDULES = ("analytics_api_sync_schedule", "analytics_api_full_refresh_schedule")
+ZOOM_OUT_STEPS = 3
+LOCATION = "{repositoryName}@{repositoryLocationName}".format(**REPOSITORY_SELECTOR)
+SCHEDULES = (
+    "analytics_api_sync_schedule",
+    "analytics_api_full_refresh_schedule",
+    "analytics_api_activity_schedule",
+)
 SENSORS = ("analytics_automation_sensor", "analytics_run_failure_sensor")
 RUN_TIMEOUT_S = 120.0  # the sync of the default sandbox takes ~10–20 s
 TICK_TIMEOUT_S = 60.0  # the daemon evaluates sensors within seconds of starting
 
+LATEST_RUNS = "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId } } }"
 ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
 UI_RUNS = """{
   runsOrError(filter: {tags: [{key: "dagster/from_ui", value: "true"}]}) {
@@ -69,6 +82,13 @@ RESOURCE = """query ($selector: ResourceSelector!) {
 }"""
 
 
+def _drawn_name(name: str) -> re.Pattern[str]:
+    """How the zoomed-out graph labels an asset: long names lose their middle (``campa…nce``)."""
+    if len(name) <= 16:
+        return re.compile(f"^{re.escape(name)}$")
+    return re.compile(f"^{re.escape(name[:5])}.+{re.escape(name[-6:])}$")
+
+
 def _results(answer: dict[str, Any], field: str, typename: str) -> list[dict[str, Any]]:
     """The results of a ``...OrError`` field, failing with its error when it is not ``typename``."""
     value = answer[field]
@@ -93,16 +113,25 @@ def _finished(dagster: DagsterDev, run_id: str) -> str | None:
 def test_materialize_all_from_the_asset_graph(
     page: Page, dagster: DagsterDev, artifacts: Path
 ) -> None:  # page first: without a browser, skip before starting `dagster dev`
-    """Lineage, "Materialize all", the run, and the leads page with its row count and checks."""
+    """Lineage, the sync job's "Materialize all", the run, and the leads page with its row count
+    and checks."""
     # The global lineage shows every raw table and model; GraphQL has the edges between them.
     lineage_link = page.get_by_role("navigation").get_by_role("link", name=re.compile("Lineage$"))
     lineage_link.click()
     expect(page.get_by_text("Global asset lineage", exact=True)).to_be_visible()
     page.get_by_role("button", name="settings", exact=True).click()  # the graph's own settings
     page.get_by_role("menuitem", name="Expand all groups").click()
+    page.keyboard.press("Escape")
     graph = page.locator("svg foreignObject")
+    expect(graph.get_by_text("users", exact=True)).to_be_visible()
+    page.mouse.move(VIEWPORT["width"] * 0.6, VIEWPORT["height"] * 0.6)  # over the graph
+    page.keyboard.down("Control")  # the graph zooms on Ctrl + wheel (a bare wheel pans)
+    for _ in range(ZOOM_OUT_STEPS):  # ten tables and two models: zoom out until all are drawn
+        page.mouse.wheel(0, 120)
+    page.keyboard.up("Control")
+    page.screenshot(path=artifacts / "00-zoom.png")
     for name in (*RAW_ASSETS, *MODELS):
-        expect(graph.get_by_text(name, exact=True)).to_be_visible()
+        expect(graph.get_by_text(_drawn_name(name))).to_be_visible()
     page.mouse.move(0, 0)  # no node hovered (hovering highlights its edges)
     page.screenshot(path=artifacts / "01-asset-graph.png")
     nodes = dagster.graphql(ASSET_NODES)["assetNodes"]
@@ -112,7 +141,9 @@ def test_materialize_all_from_the_asset_graph(
     }
     assert lineage == LINEAGE
 
-    # "Materialize all" launches one run of the five assets (and their checks); it succeeds.
+    # The sync job's "Materialize all" launches one run of its assets (and their checks); it
+    # succeeds. (The global graph's would also ask which days of events and replies to read.)
+    page.goto(f"{dagster.url}/locations/{LOCATION}/jobs/analytics_api_sync")
     page.get_by_role("button", name="Materialize all").click()
     expect(page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))).to_be_visible()
     run_id = poll(
@@ -130,9 +161,14 @@ def test_materialize_all_from_the_asset_graph(
     assert status == "SUCCESS", f"run {run_id} ended {status}; see {artifacts / '02-run.png'}"
     expect(page.get_by_text("Success", exact=True)).to_be_visible()
 
-    # The graph now shows the materializations.
+    # The run materialized every asset of the job, and none of the daily ones; the graph (the
+    # nodes in view: the graph draws only those) shows them materialized.
+    latest = dagster.graphql(LATEST_RUNS)["assetNodes"]
+    by_asset = {tuple(n["assetKey"]["path"])[-1]: n["assetMaterializations"] for n in latest}
+    assert {name for name, events in by_asset.items() if events} == {*SYNC_ASSETS, *MODELS}
+    assert {e[0]["runId"] for e in by_asset.values() if e} == {run_id}
     lineage_link.click()
-    expect(graph.get_by_text("Materialized", exact=True)).to_have_count(len(RAW_ASSETS + MODELS))
+    expect(graph.get_by_text("Materialized", exact=True).first).to_be_visible()
     page.mouse.move(0, 0)
     page.screenshot(path=artifacts / "03-asset-graph-materialized.png")
 
