@@ -13,7 +13,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -103,15 +103,50 @@ def build_schedules(
             default_status=_schedule_status(),
             description="Weekly full refresh: re-reads every lead.",
         ),
-        dg.build_schedule_from_partitioned_job(
-            analytics_api_activity_sync,
-            name="analytics_api_activity_schedule",
-            hour_of_day=0,
-            minute_of_hour=30,
-            default_status=_schedule_status(),
-            description="Daily at 00:30 UTC: events and replies of the UTC day that just ended.",
-        ),
+        activity_schedule(analytics_api_activity_sync, settings),
     ]
+
+
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+"""Dagster's run tags for a range of partitions in one run (what a single-run backfill sets)."""
+ACTIVITY_CRON = "30 0 * * *"
+
+
+def activity_days(settings: AutomationSettings, today: date) -> tuple[str, str]:
+    """First and last daily partition the activity run reads on ``today`` (UTC): the last
+    ``activity_lookback_days`` days, ending yesterday, none before the history start."""
+    start = date.fromisoformat(settings.history_start)
+    first = max(start, today - timedelta(days=settings.activity_lookback_days))
+    return str(first), str(today - timedelta(days=1))
+
+
+def activity_schedule(job: AssetJob, settings: AutomationSettings) -> dg.ScheduleDefinition:
+    """Daily at 00:30 UTC, one run over the last ``ANALYTICS_ACTIVITY_LOOKBACK_DAYS`` days."""
+
+    @dg.schedule(
+        name="analytics_api_activity_schedule",
+        job=job,
+        cron_schedule=ACTIVITY_CRON,
+        execution_timezone="UTC",
+        default_status=_schedule_status(),
+        description=(
+            f"Daily at 00:30 UTC: events and replies of the last {settings.activity_lookback_days}"
+            " UTC days, ending with the one that just ended, in one run (late arrivals land in "
+            "days already read)."
+        ),
+    )
+    def analytics_api_activity_schedule(
+        context: dg.ScheduleEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
+        moment = context.scheduled_execution_time or datetime.now(UTC)
+        first, last = activity_days(settings, moment.astimezone(UTC).date())
+        if last < first:
+            return dg.SkipReason(f"no day since ANALYTICS_HISTORY_START ({first}) has ended")
+        return dg.RunRequest(
+            run_key=f"{first}..{last}", tags=dict(zip(RANGE_TAGS, (first, last), strict=True))
+        )
+
+    return analytics_api_activity_schedule
 
 
 analytics_automation_sensor = dg.AutomationConditionSensorDefinition(

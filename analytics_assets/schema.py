@@ -5,9 +5,10 @@ hints, asset checks, the column docs shown in the Dagster UI and the sandbox's g
 This module imports neither dagster nor dlt; each consumer owns a small conversion.
 
 Types are JSON types plus two the warehouse keeps apart: ``timestamp`` (an ISO 8601 string on
-the wire, a timestamp column in the warehouse) and ``json`` (any JSON value kept as one column:
-free-form objects and lists). Nested objects flatten dlt-style: ``leads.data.city`` becomes the
-column ``data__city``. A column is nullable when the field or any object around it is nullable.
+the wire, a timestamp column in the warehouse) and ``json`` (a JSON object or list kept as one
+column: free-form objects, lists of addresses). Nested objects flatten dlt-style:
+``leads.data.city`` becomes the column ``data__city``. A column is nullable when the field or
+any object around it is nullable.
 The seed's three tables keep the seed's nullability; the others take the OpenAPI's
 (``persistiq-openapi-v1.json``: a property not marked ``nullable`` is required).
 """

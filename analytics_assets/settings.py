@@ -190,6 +190,9 @@ class AutomationSettings:
     """A full refresh: 10M leads at PersistIq's 100 requests/min take about 17 hours."""
     history_start: str = "2025-01-01"
     """First UTC day of the daily partitions of events and replies (``ANALYTICS_HISTORY_START``)."""
+    activity_lookback_days: int = 3
+    """Days the daily activity run reads, ending with the day that just ended: replies and
+    events that reach the API late (a mailbox synced hours later) land in a day already read."""
 
 
 def load_automation_settings(environ: Mapping[str, str] | None = None) -> AutomationSettings:
@@ -211,6 +214,9 @@ def load_automation_settings(environ: Mapping[str, str] | None = None) -> Automa
             env, "ANALYTICS_FULL_REFRESH_MAX_RUNTIME_S", defaults.full_refresh_max_runtime_s, 1
         ),
         history_start=_day(env, "ANALYTICS_HISTORY_START", defaults.history_start),
+        activity_lookback_days=_whole(
+            env, "ANALYTICS_ACTIVITY_LOOKBACK_DAYS", defaults.activity_lookback_days, 1
+        ),
     )
 
 

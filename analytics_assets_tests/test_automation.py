@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from analytics_assets.automation import (
     ACTIVITY_KEYS,
     FULL_REFRESH_CONFIG,
     MAX_RUNTIME_TAG,
+    activity_days,
     build_jobs,
     build_schedules,
 )
@@ -383,3 +384,21 @@ def test_the_failure_sensor_posts_a_json_alert(
         f"users: GET {sandbox.base_url}users answered 401 (unauthorized: "
     )
     assert TEST_KEY not in json.dumps(alert) and "wrong-key" not in json.dumps(alert)
+
+
+def test_the_activity_schedule_covers_the_lookback_from_the_history_start_on() -> None:
+    settings = load_automation_settings({"ANALYTICS_ACTIVITY_LOOKBACK_DAYS": "5"})
+    assert activity_days(settings, date(2026, 11, 20)) == ("2026-11-15", "2026-11-19")
+    late_start = load_automation_settings({"ANALYTICS_HISTORY_START": "2026-11-18"})
+    assert activity_days(late_start, date(2026, 11, 20)) == ("2026-11-18", "2026-11-19")
+    assert activity_days(late_start, date(2026, 11, 18)) == ("2026-11-18", "2026-11-17")
+    schedule = next(
+        s
+        for s in build_schedules(late_start, build_jobs(late_start))
+        if s.name == "analytics_api_activity_schedule"
+    )
+    tick = datetime(2026, 11, 18, 0, 30, tzinfo=UTC)
+    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert result.run_requests == [] and "no day" in (result.skip_message or "")
+    with pytest.raises(ValueError, match="ANALYTICS_ACTIVITY_LOOKBACK_DAYS"):
+        load_automation_settings({"ANALYTICS_ACTIVITY_LOOKBACK_DAYS": "0"})

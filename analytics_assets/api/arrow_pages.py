@@ -13,6 +13,7 @@ normal path treats them exactly as before: variant columns, new columns, coercio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from dlt.extract.items_transform import ItemTransform
 
 from analytics_assets.api.records import (
-    REJECTED_TABLE,
+    SET_ASIDE_NOTE,
     RejectedRecords,
     has_undeclared_drops,
     rejected_row,
@@ -146,14 +147,15 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         if is_page and self._trim:
             for record in item:
                 trim_undeclared(record, self.table.fields)
-        converted = self.to_arrow(item) if is_page and item and self.arrow else None
+        keyed = is_page and bool(item) and self._mentions_key(item)
+        converted = self.to_arrow(item) if is_page and item and self.arrow and not keyed else None
         if converted is not None:
             self.arrow_pages += 1
             self._pending.append(converted)
             self._pending_rows += converted.num_rows
         elif is_page and item:
             self.record_pages += 1
-            self.set_aside(item)
+            self.set_aside(item, keyed)
         out: list[Any] = []
         if self._pending and (self._pending_rows >= self.batch_rows or _is_last_page(item)):
             out.append(pa.concat_tables(self._pending))
@@ -164,9 +166,19 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
             return None  # held back until the batch is full
         return out[0] if len(out) == 1 else iter(out)
 
-    def set_aside(self, page: list[Any]) -> None:
-        """Move the records ``page`` cannot load as declared to the rejected records."""
-        problems = [shape_problem(record, self.table) for record in page]
+    def _mentions_key(self, page: list[Any]) -> bool:
+        """Whether the page's body holds the API key anywhere (one search per page)."""
+        response = getattr(page, "response", None)
+        body = getattr(response, "text", None)
+        return isinstance(body, str) and self.redact.found_in(body)
+
+    def set_aside(self, page: list[Any], keyed: bool = False) -> None:
+        """Move the records ``page`` cannot load as declared to the rejected records; with
+        ``keyed``, also those holding the API key (the warehouse never stores it)."""
+        problems = [
+            shape_problem(record, self.table) or (keyed and self._key_problem(record)) or None
+            for record in page
+        ]
         if not any(problems):
             return
         response = getattr(page, "response", None)
@@ -182,8 +194,14 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         if hasattr(paginator, "read_incomplete"):
             paginator.read_incomplete(
                 f"{len(rejected)} {self.table.name} record(s) on page {self.pages} could not be "
-                f"loaded as declared and were set aside in {REJECTED_TABLE}"
+                f"loaded as declared and {SET_ASIDE_NOTE}"
             )
+
+    def _key_problem(self, record: Any) -> str | None:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        if self.redact.found_in(text):
+            return "it holds the API key (masked here); the warehouse never stores the key"
+        return None
 
     def to_arrow(self, records: list[Any]) -> pa.Table | None:
         """``records`` as an Arrow table, or None if any of them strays from the schema."""

@@ -9,12 +9,13 @@ This paginator accepts both, and a relative URL. It ends on ``has_more: false``,
 or missing ``next_page`` when ``has_more`` is absent.
 
 It refuses what would otherwise pass as a short but "successful" read: an error envelope, an
-envelope without the records key or whose records are not a list (dlt would take an object as
-one record, and null as an empty page), ``has_more: true`` without a ``next_page``, a repeated
-``next_page``, endless empty pages, or an empty page claiming more that is followed by records
-(the empty page hid some). Trailing empty pages pass. A read that ends but served some record
-twice (a page repeated, so another page's records were never served) is *incomplete*:
-``read_incomplete`` is called, which holds back an incremental cursor (``incremental.py``).
+envelope without the records key or whose records are not a list (dlt would take an object as one
+record, and null as an empty page), ``has_more: true`` without a ``next_page``, a repeated
+``next_page``, a ``next_page`` on another endpoint (another campaign's leads), endless empty pages,
+or an empty page claiming more that is followed by records (the empty page hid some). Trailing empty
+pages pass. A read that ends but served some record twice (a page repeated, so another page's
+records were never served) is *incomplete*: ``read_incomplete`` is called, which holds back an
+incremental cursor (``incremental.py``).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class NextPagePaginator(BaseReferencePaginator):
                 "claims has_more; stopping instead of paging for ever"
             )
         reference = _absolute(str(reference), response.url)
+        self._refuse_another_endpoint(reference, response.url, url)
         if reference in self._seen:
             raise PaginationLoopError(
                 f"GET {url} sent next_page {self.redact(reference)!r} a second time; stopping "
@@ -151,6 +153,21 @@ class NextPagePaginator(BaseReferencePaginator):
             )
         self._seen.add(reference)
         self._next_reference = reference
+
+    def _refuse_another_endpoint(self, reference: str, page_url: str, url: str) -> None:
+        """A next_page URL must stay on the page's endpoint: one on another path (another
+        campaign's leads, another resource) would load its records as this read's."""
+        split = urlsplit(reference)
+        if not (split.scheme and split.netloc):
+            return  # a token, sent back to this endpoint
+        here, there = urlsplit(page_url).path.rstrip("/"), split.path.rstrip("/")
+        if here != there:
+            raise ApiResponseError(
+                f"GET {url} answered next_page {self.redact(reference)!r}, which points at "
+                f"another endpoint ({self.redact(there)}, not {self.redact(here)}): following it "
+                "would load other records as these; nothing was loaded. Report it to the API's "
+                "provider"
+            )
 
     def read_incomplete(self, reason: str) -> None:
         """Record that this read is not known complete (and tell ``on_incomplete``)."""

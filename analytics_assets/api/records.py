@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +31,11 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
 from analytics_assets.api.redact import Redactor
-from analytics_assets.schema import NESTING_SEPARATOR, Field, Table
+from analytics_assets.schema import NESTING_SEPARATOR, TABLES, Field, Table
 
 REJECTED_TABLE = "rejected_records"
+SET_ASIDE_NOTE = f"were set aside in {REJECTED_TABLE}"
+"""How a read's own set-aside records end its incompleteness reason (re-reading won't help)."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_RAW_JSON = 20_000  # characters of a rejected record kept (a record may be huge)
 REJECTED_COLUMNS: dict[str, TColumnSchema] = {
@@ -84,7 +87,32 @@ def shape_problem(record: Any, table: Table) -> str | None:
     if isinstance(key, float) and not math.isfinite(key):
         return f"{table.primary_key} is {key}, not a finite number"
     columns = frozenset(column.name for column in table.columns)
-    return _fields_problem(record, table.fields, (), columns) or _unwritable(record)
+    return (
+        _fields_problem(record, table.fields, (), columns)
+        or _unwritable(record)
+        or _unusable_in_a_path(record, table)
+    )
+
+
+URL_PATH_SAFE = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
+"""What a value must look like to fill a path parameter as is: dlt's rest_api puts a parent's
+field into the child's path unquoted, so ``a?b`` or ``..`` would ask for another URL."""
+
+
+def _unusable_in_a_path(record: dict[str, Any], table: Table) -> str | None:
+    """Why the record's field that per-parent endpoints put into their paths cannot go there."""
+    for child in TABLES:
+        if child.parent is None or child.parent.table != table.name:
+            continue
+        value = record.get(child.parent.field)
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return f"{child.parent.field} is {_json_type(value)}; {child.path} needs it in the path"
+        if not URL_PATH_SAFE.fullmatch(str(value)):
+            return (
+                f"{child.parent.field} {str(value)!r} has characters that cannot go into "
+                f"{child.path} as they are"
+            )
+    return None
 
 
 def _unwritable(record: dict[str, Any]) -> str | None:
@@ -134,7 +162,8 @@ def _fields_problem(
             if problem:
                 return problem
         elif field.type == "json":
-            continue  # any JSON value, kept as one column
+            if not isinstance(value, dict | list):  # a scalar would load into a variant column
+                return f"{name} is {_json_type(value)}; declared JSON (an object or a list)"
         elif field.type == "timestamp":
             if not isinstance(value, str) or parse_timestamp(value) is None:
                 return f"{name} is {value!r}; declared an ISO 8601 timestamp"

@@ -53,5 +53,9 @@ class Redactor:
     def __call__(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
 
+    def found_in(self, text: str) -> bool:
+        """Whether ``text`` holds a secret (as sent or URL-encoded)."""
+        return bool(self._pattern and self._pattern.search(text))
+
 
 NO_SECRETS = Redactor()

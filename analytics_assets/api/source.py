@@ -271,7 +271,10 @@ def analytics_api_source(
         # Pages that match schema.py exactly skip dlt's per-record normalizer; records that
         # cannot load are set aside (arrow_pages.py). First after the generator, where pages
         # still carry their paginator. A parent's children need its records, not Arrow tables.
-        step = PagesAsArrow(table, rejected, redact, arrow=not _is_parent(table))
+        # Children stay records too: a per-parent read that ends early (a 404) has no last
+        # page to hand over an Arrow batch held back for it.
+        arrow = not _is_parent(table) and table.parent is None
+        step = PagesAsArrow(table, rejected, redact, arrow=arrow)
         resource.add_step(step, insert_at=1)
         if table.window is not None and days is not None:
             resource.add_filter(record_filter(table.window, days))

@@ -18,7 +18,7 @@ from analytics_assets.api.children import VanishedParents
 from analytics_assets.api.errors import IncompleteRead
 from analytics_assets.api.http import ApiSession, HttpPolicy
 from analytics_assets.api.ratelimit import RateLimiter
-from analytics_assets.api.records import REJECTED_TABLE, RejectedRecords
+from analytics_assets.api.records import REJECTED_TABLE, SET_ASIDE_NOTE, RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.api.resource import AnalyticsApiResource
 from analytics_assets.api.source import analytics_api_source, top_level_reads
@@ -198,6 +198,7 @@ def _sync(
         if rejected.rows:
             load_rejected(pipeline, rejected.for_run(context.run_id))
     vanished.raise_if_endpoint_missing()
+    _note_unread_children(tables, rejected, vanished, days is not None, on_incomplete)
     if days is not None:
         _raise_if_days_incomplete(incomplete, days)
     for result in results:
@@ -205,13 +206,43 @@ def _sync(
     context.log.info(f"sync finished: {progress.describe()}")
 
 
+def _note_unread_children(
+    tables: tuple[Table, ...],
+    rejected: RejectedRecords,
+    vanished: VanishedParents,
+    by_days: bool,
+    on_incomplete: Callable[[str, str], None],
+) -> None:
+    """Per-parent reads that did not happen are not complete reads: a parent set aside (its
+    children were never asked for), and, for days no later run reads again, a parent that
+    answered 404 (deleted, or a passing error: the retry tells, as it lists parents anew)."""
+    for table in tables:
+        if table.parent is None:
+            continue
+        parent = table.parent.table
+        ids = [str(row["record_id"]) for row in rejected.rows if row["resource"] == parent]
+        if ids:
+            on_incomplete(
+                table.name,
+                f"{len(ids)} {parent} record(s) could not be loaded ({', '.join(ids[:10])}), "
+                f"so their {table.name} were not read",
+            )
+        if by_days and vanished.count(table.name):
+            on_incomplete(
+                table.name,
+                f"{vanished.count(table.name)} {parent} answered 404 for their {table.name}; "
+                "read again to tell a deleted one from a passing error",
+            )
+
+
 def _raise_if_days_incomplete(incomplete: dict[str, list[str]], days: DayRange) -> None:
     """A day's read that is not known complete must not count as materialized: no cursor
-    will read it again, so the step fails (and is retried) instead. Records set aside are
-    the exception: re-reading cannot fix them; the blocking rejected_records check names them.
+    will read it again, so the step fails (and is retried) instead. The read's own records
+    set aside are the exception: re-reading cannot fix them; the blocking rejected_records
+    check names them.
     """
     unsure = {
-        resource: [reason for reason in reasons if REJECTED_TABLE not in reason]
+        resource: [reason for reason in reasons if not reason.endswith(SET_ASIDE_NOTE)]
         for resource, reasons in incomplete.items()
     }
     unsure = {resource: reasons for resource, reasons in unsure.items() if reasons}

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from analytics_assets.sandbox import pages
 from analytics_assets.sandbox.transport import Response
@@ -323,6 +323,15 @@ class HasMoreWithoutNextPage(Fault):
         return dataclasses.replace(page.response, body=body)
 
 
+def _next_link(page: Page) -> tuple[dict[str, Any], str, SplitResult] | None:
+    """The page's envelope, its ``next_page`` and that split as a URL; None without one."""
+    body = page.envelope()
+    link = body.get("next_page")
+    if not link:
+        return None
+    return body, link, urlsplit(link)
+
+
 @dataclass(frozen=True)
 class ForeignNextPage(Fault):
     """The normal page, but ``next_page`` (when it has one) points at another ``origin``.
@@ -349,11 +358,10 @@ class ForeignNextPage(Fault):
             )
 
     def apply(self, page: Page) -> Response:
-        body = page.envelope()
-        link = body.get("next_page")
-        if not link:
+        found = _next_link(page)
+        if found is None:
             return page.response
-        split = urlsplit(link)
+        body, link, split = found
         if split.scheme:
             target = split.path + (f"?{split.query}" if split.query else "")
         else:
@@ -377,6 +385,28 @@ class RelativeNextPage(Fault):
             return page.response
         query = urlencode({"page": page.number + 1, **dict(page.filters)})
         body["next_page"] = f"{page.endpoint}?{query}"
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
+class NextPageElsewhere(Fault):
+    """The normal page, but ``next_page`` (when it has one) points at another endpoint of the
+    same API: ``<path>?page=<n+1>`` on the request's origin, e.g. another campaign's leads. A
+    client that follows it loads that endpoint's records as this one's."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"NextPageElsewhere needs a path like /v1/users, got {self.path!r}")
+
+    def apply(self, page: Page) -> Response:
+        found = _next_link(page)
+        if found is None:
+            return page.response
+        body, _, split = found
+        origin = f"{split.scheme}://{split.netloc}" if split.scheme else ""
+        body["next_page"] = f"{origin}{self.path}?{urlencode({'page': page.number + 1})}"
         return page.with_body(body)
 
 
@@ -499,6 +529,7 @@ KINDS: dict[str, type[Fault]] = {
     "trickle_headers": Trickle,
     "foreign_next_page": ForeignNextPage,
     "relative_next_page": RelativeNextPage,
+    "next_page_elsewhere": NextPageElsewhere,
     "redirect": Redirect,
     "headers": Headers,
     "replace_record": ReplaceRecord,
@@ -676,6 +707,7 @@ _PARSERS: dict[str, Callable[[str | None], Fault]] = {
         Trickle(headers=True) if arg is None else Trickle(float(arg), headers=True)
     ),
     "foreign_next_page": lambda arg: ForeignNextPage(_required(arg)),
+    "next_page_elsewhere": lambda arg: NextPageElsewhere(_required(arg)),
     "redirect": _redirect,
     "headers": lambda arg: Headers(_pairs(_required(arg))),
     "replace_record": _replace_record,
@@ -690,6 +722,7 @@ ARGS: dict[str, str] = {
     "trickle": "[SECONDS between bytes, default 0.05]",
     "trickle_headers": "[SECONDS] (status line and headers trickle too)",
     "foreign_next_page": "ORIGIN, e.g. http://127.0.0.1:9",
+    "next_page_elsewhere": "PATH, e.g. /v1/campaigns/c_x/leads",
     "redirect": "[STATUS,]URL (STATUS 3xx, default 302)",
     "headers": "Name=Value[,Name=Value...]",
     "replace_record": "POSITION[,JSON] (0-based; JSON default null)",

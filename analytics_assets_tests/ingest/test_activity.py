@@ -10,12 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.sandbox import PatchRecord, RepeatedPage, SandboxServer
+from analytics_assets.sandbox import PatchRecord, RepeatedPage, SandboxServer, Status
 from analytics_assets.schema import ACTIVITY_TABLES, EVENTS, REPLIES, Table
 from analytics_assets_tests.conftest import (
+    TEST_KEY,
     Serve,
     definitions_for_test,
     query,
@@ -202,3 +204,114 @@ def test_checks_catch_a_reply_whose_campaign_is_unknown(
 def _in_day(record: dict, day: date) -> bool:
     moment = datetime.fromisoformat(record["sent_at"]) if record["sent_at"] else None
     return moment is not None and midnight(day) <= moment < midnight(day + timedelta(days=1))
+
+
+def test_a_passing_404_on_a_campaigns_replies_is_read_again_not_taken_as_deleted(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    first = END - timedelta(days=30)
+    counts = Counter(r["campaign_id"] for r in server.records_in_days("replies", first, END))
+    paged = next(c for c, n in counts.items() if n > 100)  # two pages in the range
+    server.inject("replies", Status(404), page=2, parent=paged)
+
+    result = run_days(first, END - timedelta(days=1), instance)
+
+    assert result.success, step_failure(result)
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1
+    assert loaded(warehouse, REPLIES) == served(server, REPLIES, first, END)
+    logs = instance.all_logs(result.run_id)
+    warned = [entry.user_message for entry in logs if entry.level == logging.WARNING]
+    assert (
+        "replies: the read is not known complete: 1 campaigns answered 404 for their replies; "
+        "read again to tell a deleted one from a passing error"
+    ) in warned
+
+
+def test_a_campaign_deleted_during_a_backfill_is_gone_on_the_retry(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    first = END - timedelta(days=7)
+    gone = server.records("campaigns")[3]["id"]
+    server.delete_after_serving("campaigns", gone)
+
+    result = run_days(first, END - timedelta(days=1), instance)
+
+    assert result.success, step_failure(result)
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1  # the first read met the 404; the retry no longer lists it
+    assert gone not in {row[-2] for row in loaded(warehouse, REPLIES)}
+    assert loaded(warehouse, REPLIES) == served(server, REPLIES, first, END)
+
+
+def _text_anywhere(warehouse: Path, needle: str) -> list[str]:
+    """``schema.table.column`` of every text or JSON value in the warehouse holding ``needle``."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE data_type IN ('VARCHAR', 'JSON')"
+        ).fetchall()
+        return [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'SELECT COUNT(*) FROM "{schema}"."{table}" '
+                f"WHERE CAST(\"{column}\" AS VARCHAR) LIKE '%' || ? || '%'",
+                [needle],
+            ).fetchone()[0]
+        ]
+
+
+def test_events_whose_data_is_not_an_object_or_holds_the_key_are_set_aside(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    first = END - timedelta(days=4)  # three days: a few pages of events
+    server.inject("events", PatchRecord(10, ("data",), "just text"), page=1)
+    server.inject("events", PatchRecord(20, ("data", "token"), TEST_KEY), page=2)
+    server.inject("events", PatchRecord(30, ("data",), [1, 2]), page=3)  # a list is JSON too
+
+    result = run_days(first, END - timedelta(days=2), instance)
+
+    rejected = query(
+        warehouse,
+        "SELECT page, position, record_id, reason FROM analytics_api.rejected_records ORDER BY 1",
+    )
+    # the probe finds what is there: the set-aside record's raw JSON, kept, with the key masked
+    assert _text_anywhere(warehouse, "just text") == ["analytics_api.rejected_records.raw_json"]
+    assert [(page, position, reason) for page, position, _, reason in rejected] == [
+        (1, 10, "data is a string; declared JSON (an object or a list)"),
+        (2, 20, "it holds the API key (masked here); the warehouse never stores the key"),
+    ]
+    set_aside = {record_id for _, _, record_id, _ in rejected}
+    expected = served(server, EVENTS, first, END - timedelta(days=1))
+    in_day = {row[0] for row in expected}
+    assert {row[0] for row in loaded(warehouse, EVENTS)} == in_day - set_aside
+    assert _text_anywhere(warehouse, TEST_KEY) == []
+    assert not result.success  # the blocking rejected_records check of events names them
+
+
+def test_the_daily_schedule_reads_the_last_days_again_in_one_run(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    defs = definitions_for_test()
+    schedule = next(s for s in defs.schedules if s.name == "analytics_api_activity_schedule")
+    tick = datetime(END.year, END.month, END.day, 0, 30, tzinfo=UTC)
+
+    [request] = schedule.evaluate_tick(
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    ).run_requests
+    job = defs.resolve_job_def("analytics_api_activity_sync")
+    result = job.execute_in_process(instance=instance, raise_on_error=False, tags=request.tags)
+
+    assert result.success, step_failure(result)
+    first = END - timedelta(days=3)  # ANALYTICS_ACTIVITY_LOOKBACK_DAYS: a reply that reached
+    for table in ACTIVITY_TABLES:  # the API late still lands in a day read again
+        assert loaded(warehouse, table) == served(server, table, first, END)
+        assert instance.get_materialized_partitions(raw_asset_key(table)) == {
+            str(first + timedelta(days=i)) for i in range(3)
+        }
+    assert len(instance.get_run_records()) == 1

@@ -11,7 +11,13 @@ import pytest
 import requests
 
 from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.sandbox import DuplicateRecord, SandboxServer, Status
+from analytics_assets.sandbox import (
+    DuplicateRecord,
+    NextPageElsewhere,
+    PatchRecord,
+    SandboxServer,
+    Status,
+)
 from analytics_assets.schema import CAMPAIGN_LEADS
 from analytics_assets_tests.conftest import Serve, query, run_sync, step_failure
 from analytics_assets_tests.expected import loaded_rows, records_as_rows, select_declared
@@ -106,3 +112,49 @@ def test_a_campaign_served_twice_reads_its_leads_twice_and_both_checks_name_it(
             r["id"] for r in server.records("campaign_leads", twice)
         )[:10],
     }
+
+
+def test_a_next_page_on_another_campaign_fails_instead_of_loading_its_leads(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(campaigns=3, table_counts={"campaign_leads": 400})
+    campaigns = [c["id"] for c in server.records("campaigns")]
+    paged = next(c for c in campaigns if len(server.records("campaign_leads", c)) > 100)
+    other = next(c for c in campaigns if c != paged)
+    elsewhere = f"/v1/campaigns/{other}/leads"
+    server.inject("campaign_leads", NextPageElsewhere(elsewhere), page=1, parent=paged)
+
+    result = run_sync(instance)
+
+    assert not result.success
+    message = step_failure(result)
+    assert f"campaign_leads: GET {server.base_url}campaigns/{paged}/leads answered next_page" in (
+        message
+    )
+    assert f"points at another endpoint ({elsewhere}, not /v1/campaigns/{paged}/leads)" in message
+    assert query(
+        warehouse,
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'campaign_leads'",
+    ) == [(0,)]  # nothing was loaded
+
+
+def test_a_campaign_set_aside_leaves_its_leads_unread_and_says_so(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(campaigns=3, table_counts={"campaign_leads": 30})
+    bad = server.served_record("campaigns", 1, 1)["id"]
+    server.inject("campaigns", PatchRecord(1, ("name",), {"en": "x"}), page=1)
+
+    result = run_sync(instance)
+
+    assert not result.success  # campaigns: rejected_records (blocking) names it
+    kept = [r for r in server.records("campaign_leads") if r["campaign_id"] != bad]
+    assert loaded(warehouse) == records_as_rows(kept, CAMPAIGN_LEADS)
+    metadata = instance.get_latest_materialization_event(
+        raw_asset_key(CAMPAIGN_LEADS)
+    ).asset_materialization.metadata
+    assert metadata["read_complete"].value is False
+    assert metadata["incomplete_reasons"].value == (
+        f"1 campaigns record(s) could not be loaded ({bad}), so their campaign_leads were not read"
+    )
+    assert [e.parent for e in server.request_log if e.resource == "campaign_leads"].count(bad) == 0
