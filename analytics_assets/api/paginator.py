@@ -45,6 +45,9 @@ IncompleteCallback = Callable[[str], None]
 JSON_KINDS = {type(None): "null", dict: "an object", str: "a string", int: "a number"}
 MAX_EMPTY_PAGES = 5
 """Consecutive empty pages that still claim ``has_more`` before the read is called a loop."""
+MAX_SAME_PAGES = 5
+"""Consecutive pages with the very same records before the read is called a loop (an endpoint
+that ignores ``page`` but still links to the next one would otherwise be read for ever)."""
 
 
 class NextPagePaginator(BaseReferencePaginator):
@@ -93,6 +96,8 @@ class NextPagePaginator(BaseReferencePaginator):
         self._pages = 0
         self._id_hashes = array("q")  # 8 bytes per record: flat memory, unlike a set of ids
         self._id_pages = array("i")
+        self._last_page_ids: frozenset[int] = frozenset()
+        self._same_pages = 0
 
     def init_request(self, request: Request) -> None:
         # Remember the first request's filters: every later page must carry them too.
@@ -103,10 +108,10 @@ class NextPagePaginator(BaseReferencePaginator):
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         envelope = self._envelope(response)
         self._pages += 1
-        self._note_ids(data or ())
+        url = self.redact(response.url)
+        self._note_ids(data or (), url)
         if self.on_page is not None:
             self.on_page(len(data or ()))
-        url = self.redact(response.url)
         if data and self._empty_page_url:
             # An empty page that claimed more, then records: the empty one hid a page of them.
             raise ApiResponseError(
@@ -175,12 +180,23 @@ class NextPagePaginator(BaseReferencePaginator):
         if self.on_incomplete is not None:
             self.on_incomplete(reason)
 
-    def _note_ids(self, records: Any) -> None:
+    def _note_ids(self, records: Any, url: str) -> None:
         key = self.primary_key
+        page_ids = []
         for record in records:
             if isinstance(record, dict) and record.get(key) is not None:
-                self._id_hashes.append(hash(str(record[key])))
-                self._id_pages.append(self._pages)
+                page_ids.append(hash(str(record[key])))
+        self._id_hashes.extend(page_ids)
+        self._id_pages.extend([self._pages] * len(page_ids))
+        ids = frozenset(page_ids)
+        self._same_pages = self._same_pages + 1 if ids and ids == self._last_page_ids else 0
+        self._last_page_ids = ids
+        if self._same_pages >= MAX_SAME_PAGES:
+            raise PaginationLoopError(
+                f"GET {url} served the same records as the {MAX_SAME_PAGES} pages before it: the "
+                "endpoint seems to ignore the page it is asked for; stopping instead of paging "
+                "for ever. Report it to the API's provider"
+            )
 
     def _check_ids(self, url: str) -> None:
         """At the end of the read: were any records served twice?"""

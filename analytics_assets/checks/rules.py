@@ -263,14 +263,18 @@ def _rejected_records(scope: Scope) -> Finding:
     if REJECTED_TABLE not in warehouse.tables():
         return Finding(0, [], {"note": "no record was ever set aside"})
     rejected = warehouse.table(REJECTED_TABLE)
+    # A per-parent table counts its parents set aside in the same run: their children were
+    # never asked for (a campaign set aside leaves its replies unread).
+    resources = [table.name, *([table.parent.table] if table.parent else [])]
+    marks = ", ".join(["%s"] * len(resources))
     if scope.run_id is None:
         # No materialization known here: a sync's rejects load right after its own load, so
         # they are the latest sync's if theirs is the newest load of all.
         loads = warehouse.table("_dlt_loads")
         newest = f"(SELECT MAX(load_id) FROM {loads} WHERE status = 0)"
-        where, args = f"resource = %s AND _dlt_load_id = {newest}", [table.name]
+        where, args = f"resource IN ({marks}) AND _dlt_load_id = {newest}", resources
     else:
-        where, args = "resource = %s AND run_id = %s", [table.name, scope.run_id]
+        where, args = f"resource IN ({marks}) AND run_id = %s", [*resources, scope.run_id]
     count = warehouse.scalar(f"SELECT COUNT(*) FROM {rejected} WHERE {where}", *args)
     rows = warehouse.rows(
         "SELECT COALESCE(record_id, 'page ' || CAST(page AS VARCHAR) || ' position ' || "
@@ -281,7 +285,8 @@ def _rejected_records(scope: Scope) -> Finding:
     details = {
         "reasons": [f"{name}: {reason}" for name, reason, _ in rows],
         "page_urls": sorted({url for _, _, url in rows}),
-        "query": f"SELECT * FROM {rejected} WHERE resource = '{table.name}' AND run_id = ...",
+        "query": f"SELECT * FROM {rejected} WHERE resource IN "
+        f"({', '.join(repr(name) for name in resources)}) AND run_id = ...",
     }
     return Finding(int(count or 0), [str(row[0]) for row in rows], details)
 

@@ -38,6 +38,7 @@ from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
 from analytics_assets.warehouse.pipeline import (
     LOADER_FILE_FORMAT,
     analytics_pipeline,
+    clear_rejected,
     load_rejected,
     private_workdir,
 )
@@ -185,6 +186,7 @@ def _sync(
     wait_for_warehouse(settings, warn)  # before any request: a held file fails the step
     with private_workdir(settings, context.run_id) as workdir:
         pipeline = analytics_pipeline(settings, workdir)
+        clear_rejected(pipeline, context.run_id)  # an earlier attempt's, if this is a retry
         results = list(
             dlt.run(
                 context=context,
@@ -221,11 +223,11 @@ def _note_unread_children(
             continue
         parent = table.parent.table
         ids = [str(row["record_id"]) for row in rejected.rows if row["resource"] == parent]
-        if ids:
+        if ids:  # re-reading will not help: the blocking rejected_records check names them
             on_incomplete(
                 table.name,
-                f"{len(ids)} {parent} record(s) could not be loaded ({', '.join(ids[:10])}), "
-                f"so their {table.name} were not read",
+                f"{len(ids)} {parent} record(s) ({', '.join(ids[:10])}) {SET_ASIDE_NOTE}, so "
+                f"their {table.name} were not read",
             )
         if by_days and vanished.count(table.name):
             on_incomplete(
@@ -242,7 +244,7 @@ def _raise_if_days_incomplete(incomplete: dict[str, list[str]], days: DayRange) 
     check names them.
     """
     unsure = {
-        resource: [reason for reason in reasons if not reason.endswith(SET_ASIDE_NOTE)]
+        resource: [reason for reason in reasons if SET_ASIDE_NOTE not in reason]
         for resource, reasons in incomplete.items()
     }
     unsure = {resource: reasons for resource, reasons in unsure.items() if reasons}

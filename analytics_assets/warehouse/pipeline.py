@@ -144,6 +144,19 @@ def _is_configuration_error(error: Exception) -> bool:
     return permanent and not isinstance(error, TransientException)
 
 
+def clear_rejected(pipeline: dlt.Pipeline, run_id: str) -> None:
+    """Remove the rows an earlier attempt of run ``run_id`` set aside: a retried step sets aside
+    anew, and its checks count the run's rows."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(REJECTED_TABLE)
+        try:
+            client.execute_sql(f"DELETE FROM {table} WHERE run_id = %s", run_id)
+        except DatabaseUndefinedRelation:
+            return  # nothing was ever set aside here
+
+
 def load_rejected(pipeline: dlt.Pipeline, rows: list[dict[str, Any]]) -> None:
     """Append the records a run set aside to ``rejected_records`` (api/records.py says why in a
     load of their own, after the sync's load)."""

@@ -315,3 +315,33 @@ def test_the_daily_schedule_reads_the_last_days_again_in_one_run(
             str(first + timedelta(days=i)) for i in range(3)
         }
     assert len(instance.get_run_records()) == 1
+
+
+def test_a_campaign_set_aside_fails_the_replies_check_not_the_days(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    bad = server.served_record("campaigns", 1, 2)["id"]
+    server.inject("campaigns", PatchRecord(2, ("creator",), "a string"), page=1, times=10)
+    server.inject("events", RepeatedPage(), page=2)  # the first attempt is incomplete: retried
+    first, last = END - timedelta(days=3), END - timedelta(days=1)
+
+    result = run_days(first, last, instance)
+
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1  # for the events page, not for the campaign: re-reading won't fix it
+    assert loaded(warehouse, EVENTS) == served(server, EVENTS, first, END)
+    kept = [r for r in server.records_in_days("replies", first, END) if r["campaign_id"] != bad]
+    assert loaded(warehouse, REPLIES) == records_as_rows(kept, REPLIES)
+    days = {str(first + timedelta(days=i)) for i in range(3)}
+    for table in ACTIVITY_TABLES:
+        assert instance.get_materialized_partitions(raw_asset_key(table)) == days
+    rejected = query(warehouse, "SELECT resource, record_id FROM analytics_api.rejected_records")
+    assert rejected == [("campaigns", bad)]  # once, though the step ran twice
+    failed = {
+        (e.asset_key.path[-1], e.check_name): e.metadata["sample_ids"].value
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    }
+    assert failed == {("replies", "rejected_records"): [bad]}
+    assert not result.success  # that check is blocking

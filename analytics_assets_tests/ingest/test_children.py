@@ -155,6 +155,7 @@ def test_a_campaign_set_aside_leaves_its_leads_unread_and_says_so(
     ).asset_materialization.metadata
     assert metadata["read_complete"].value is False
     assert metadata["incomplete_reasons"].value == (
-        f"1 campaigns record(s) could not be loaded ({bad}), so their campaign_leads were not read"
+        f"1 campaigns record(s) ({bad}) were set aside in rejected_records, so their "
+        "campaign_leads were not read"
     )
     assert [e.parent for e in server.request_log if e.resource == "campaign_leads"].count(bad) == 0

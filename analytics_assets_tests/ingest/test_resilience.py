@@ -18,6 +18,7 @@ from analytics_assets.sandbox import (
     InvalidJson,
     MissingResourceKey,
     RecordsNotAList,
+    RepeatedPage,
     Reset,
     SandboxConfig,
     SandboxServer,
@@ -246,6 +247,25 @@ def test_endless_empty_pages_end_with_a_clear_error(server: SandboxServer) -> No
     assert not result.success
     assert "empty page in a row that still claims has_more" in step_failure(result)
     assert len([e for e in server.request_log if e.resource == "leads"]) == 5
+
+
+def test_an_endpoint_that_ignores_the_page_ends_with_a_clear_error(
+    serve: Serve, warehouse: Path
+) -> None:
+    server = serve(leads=2500, campaigns=2, table_counts=SMALL)
+    server.inject("leads", RepeatedPage(1), times=1000)  # every page serves page 1's records
+
+    result = run_sync()
+
+    assert not result.success
+    assert (
+        f"leads: GET {server.base_url}leads?page=6 served the same records as the 5 pages "
+        "before it: the endpoint seems to ignore the page it is asked for"
+    ) in step_failure(result)
+    assert [e.page for e in server.request_log if e.resource == "leads"] == [1, 2, 3, 4, 5, 6]
+    assert query(
+        warehouse, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'leads'"
+    ) == [(0,)]  # nothing was loaded
 
 
 def test_the_same_record_on_two_pages_is_merged_once_and_reported(
