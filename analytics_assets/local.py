@@ -48,19 +48,14 @@ def demo() -> int:
     import dagster as dg
     import duckdb
 
+    from analytics_assets.automation import RANGE_TAGS
     from analytics_assets.definitions import defs
     from analytics_assets.settings import load_settings
 
     first, last = last_days(DEMO_DAYS)
     runs = [
         ("analytics_api_sync", {}),
-        (
-            "analytics_api_activity_sync",
-            {
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-            },
-        ),
+        ("analytics_api_activity_sync", dict(zip(RANGE_TAGS, (first, last), strict=True))),
     ]
     with sandbox_environment():
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None

@@ -329,3 +329,8 @@ SYNC_TABLES: tuple[Table, ...] = tuple(table for table in TABLES if table.window
 ACTIVITY_TABLES: tuple[Table, ...] = tuple(table for table in TABLES if table.window is not None)
 """Daily-partitioned: read a range of UTC days at a time."""
 SEED_TABLES: tuple[Table, ...] = (USERS, LEADS, CAMPAIGNS)
+
+
+def children_of(table: Table) -> tuple[Table, ...]:
+    """The tables read once per record of ``table`` (campaigns: campaign_leads, replies)."""
+    return tuple(t for t in TABLES if t.parent is not None and t.parent.table == table.name)

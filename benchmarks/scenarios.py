@@ -92,6 +92,7 @@ def request_counts(leads: int, campaigns: int, days: int) -> dict[str, Any]:
 
     import dagster as dg
 
+    from analytics_assets.automation import RANGE_TAGS
     from analytics_assets.definitions import defs
     from analytics_assets.sandbox import SandboxConfig, SandboxServer
     from analytics_assets.schema import ACTIVITY_TABLES, SYNC_TABLES
@@ -104,10 +105,7 @@ def request_counts(leads: int, campaigns: int, days: int) -> dict[str, Any]:
         first, end = server.activity_days
         server.clear_log()
         started = time.perf_counter()
-        tags = {
-            "dagster/asset_partition_range_start": str(first),
-            "dagster/asset_partition_range_end": str(end - timedelta(days=1)),
-        }
+        tags = dict(zip(RANGE_TAGS, (str(first), str(end - timedelta(days=1))), strict=True))
         result = defs.resolve_job_def("analytics_api_activity_sync").execute_in_process(
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags=tags
         )

@@ -31,7 +31,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TColumnSchema
 
 from analytics_assets.api.redact import Redactor
-from analytics_assets.schema import NESTING_SEPARATOR, TABLES, Field, Table
+from analytics_assets.schema import NESTING_SEPARATOR, Field, Table, children_of
 
 REJECTED_TABLE = "rejected_records"
 SET_ASIDE_NOTE = f"were set aside in {REJECTED_TABLE}"
@@ -101,10 +101,8 @@ field into the child's path unquoted, so ``a?b`` or ``..`` would ask for another
 
 def _unusable_in_a_path(record: dict[str, Any], table: Table) -> str | None:
     """Why the record's field that per-parent endpoints put into their paths cannot go there."""
-    for child in TABLES:
-        if child.parent is None or child.parent.table != table.name:
-            continue
-        value = record.get(child.parent.field)
+    for child in children_of(table):
+        value = record.get(child.parent.field)  # type: ignore[union-attr]  # a child has one
         if isinstance(value, bool) or not isinstance(value, str | int):
             return f"{child.parent.field} is {_json_type(value)}; {child.path} needs it in the path"
         if not URL_PATH_SAFE.fullmatch(str(value)):

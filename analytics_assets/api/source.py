@@ -33,9 +33,9 @@ from analytics_assets.schema import (
     LEADS,
     SYNC_TABLES,
     TABLES,
-    TABLES_BY_NAME,
     FieldType,
     Table,
+    children_of,
 )
 from analytics_assets.settings import Settings
 
@@ -129,10 +129,6 @@ def read_order(tables: tuple[Table, ...]) -> tuple[Table, ...]:
 def top_level_reads(tables: tuple[Table, ...]) -> tuple[str, ...]:
     """The resources that make a first request of their own when ``tables`` are read."""
     return tuple(table.name for table in read_order(tables) if table.parent is None)
-
-
-def _is_parent(table: Table) -> bool:
-    return any(other.parent and other.parent.table == table.name for other in TABLES)
 
 
 def _endpoint(
@@ -273,14 +269,9 @@ def analytics_api_source(
         # still carry their paginator. A parent's children need its records, not Arrow tables.
         # Children stay records too: a per-parent read that ends early (a 404) has no last
         # page to hand over an Arrow batch held back for it.
-        arrow = not _is_parent(table) and table.parent is None
+        arrow = not children_of(table) and table.parent is None
         step = PagesAsArrow(table, rejected, redact, arrow=arrow)
         resource.add_step(step, insert_at=1)
         if table.window is not None and days is not None:
             resource.add_filter(record_filter(table.window, days))
     return source.with_resources(*(table.name for table in tables))
-
-
-def tables_named(names: list[str] | tuple[str, ...]) -> tuple[Table, ...]:
-    """The declared tables called ``names``, in declaration order."""
-    return tuple(table for table in TABLES if table.name in set(names) & TABLES_BY_NAME.keys())

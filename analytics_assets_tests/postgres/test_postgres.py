@@ -8,16 +8,17 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
+import dagster as dg
+
 from analytics_assets.checks.assets import CHECK_SPECS
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, OWNER_PIPELINE, Model
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
-from analytics_assets.schema import ACTIVITY_TABLES, LEADS, SYNC_TABLES
+from analytics_assets.schema import ACTIVITY_TABLES, LEADS, SYNC_TABLES, Table
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets.warehouse.sql import SQL_TYPES
 from analytics_assets_tests.conftest import (
     TEST_KEY,
-    definitions_for_test,
     run_sync,
     step_failure,
     use_api,
@@ -28,6 +29,7 @@ from analytics_assets_tests.expected import (
     records_as_rows,
     select_declared,
 )
+from analytics_assets_tests.ingest.test_activity import run_days
 from analytics_assets_tests.models.test_models import (
     Rows,
     _rounded,
@@ -40,6 +42,21 @@ from analytics_assets_tests.postgres.conftest import Query
 def _model_rows(query: Query, model: Model) -> Rows:
     rows = query(f"SELECT * FROM {model.table_name}")
     return {row[0]: _rounded(row) for row in rows}
+
+
+def _column_types(query: Query, table: Table) -> dict[str, str | None]:
+    """The PostgreSQL type of each declared column of ``table`` (None: missing)."""
+    types = dict(
+        query(
+            "SELECT column_name, UPPER(data_type) FROM information_schema.columns "
+            f"WHERE table_schema = 'analytics_api' AND table_name = '{table.name}'"
+        )
+    )
+    return {column.name: types.get(column.name) for column in table.columns}
+
+
+def _declared_types(table: Table) -> dict[str, str]:
+    return {column.name: SQL_TYPES["postgres"][column.type] for column in table.columns}
 
 
 def _lead_pages(server: SandboxServer) -> int:
@@ -58,15 +75,7 @@ def test_sync_checks_and_models_are_exact_on_postgres(postgres: Query) -> None:
             rows = postgres(select_declared(table))
             assert len(rows) == len(server.records(table.name))
             assert set(rows) == expected_rows(server, table)
-            types = dict(
-                postgres(
-                    "SELECT column_name, UPPER(data_type) FROM information_schema.columns "
-                    f"WHERE table_schema = 'analytics_api' AND table_name = '{table.name}'"
-                )
-            )
-            assert {c.name: types.get(c.name) for c in table.columns} == {
-                c.name: SQL_TYPES["postgres"][c.type] for c in table.columns
-            }
+            assert _column_types(postgres, table) == _declared_types(table)
         evaluations = result.get_asset_check_evaluations()
         sync_keys = {raw_asset_key(table) for table in SYNC_TABLES}
         assert len(evaluations) == len([s for s in CHECK_SPECS if s.asset_key in sync_keys])
@@ -93,27 +102,14 @@ def test_a_week_of_events_and_replies_is_exact_on_postgres(postgres: Query) -> N
     first = end - timedelta(days=7)
     with SandboxServer(SandboxConfig(api_key=TEST_KEY, activity_end=end)) as server:
         use_api(server)
-        job = definitions_for_test().resolve_job_def("analytics_api_activity_sync")
-        tags = {
-            "dagster/asset_partition_range_start": str(first),
-            "dagster/asset_partition_range_end": str(end - timedelta(days=1)),
-        }
 
-        result = job.execute_in_process(raise_on_error=False, tags=tags)
+        result = run_days(first, end - timedelta(days=1), dg.DagsterInstance.ephemeral())
 
         assert result.success, step_failure(result)
         for table in ACTIVITY_TABLES:
             expected = records_as_rows(server.records_in_days(table.name, first, end), table)
             assert loaded_rows(table, postgres(select_declared(table))) == expected
-            types = dict(
-                postgres(
-                    "SELECT column_name, UPPER(data_type) FROM information_schema.columns "
-                    f"WHERE table_schema = 'analytics_api' AND table_name = '{table.name}'"
-                )
-            )
-            assert {c.name: types.get(c.name) for c in table.columns} == {
-                c.name: SQL_TYPES["postgres"][c.type] for c in table.columns
-            }
+            assert _column_types(postgres, table) == _declared_types(table)
         failed = [e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed]
         # events and replies point at campaigns and leads, not loaded in this database yet
         assert [key.to_user_string() for key in failed] == ["analytics_api/replies:references"]

@@ -27,13 +27,6 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as client:
-        client.trust_env = False
-        yield client
-
-
 def assert_serves_its_records(session: requests.Session, server: SandboxServer) -> None:
     for table in TABLES:
         assert served(walk_all(session, server, table), table.name) == server.records(table.name)

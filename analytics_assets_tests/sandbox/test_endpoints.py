@@ -31,13 +31,6 @@ def token_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as client:
-        client.trust_env = False
-        yield client
-
-
 def child(resource: str, campaign_id: str) -> str:
     return f"campaigns/{campaign_id}/{CHILDREN[resource]}"
 

@@ -62,13 +62,6 @@ def sandbox(shared: SandboxServer) -> Iterator[SandboxServer]:
     shared.clear_faults()
 
 
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as client:
-        client.trust_env = False  # no proxies or netrc for loopback
-        yield client
-
-
 def get(
     session: requests.Session,
     server: SandboxServer,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,13 +14,6 @@ from analytics_assets.sandbox.ratelimit import RateLimiter, too_many_requests
 KEY = "sandbox-key"
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 SMALL = {"users": 3, "leads": 120, "campaigns": 2, "page_size": 50}
-
-
-@pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as client:
-        client.trust_env = False
-        yield client
 
 
 def get(

@@ -53,13 +53,6 @@ def token_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def session() -> Iterator[requests.Session]:
-    with requests.Session() as client:
-        client.trust_env = False  # no proxies or netrc for loopback
-        yield client
-
-
 def column_values(records: list[dict[str, Any]], column: Column) -> list[Any]:
     """The value at ``column.path`` in every record; None below a null object."""
     values = []
