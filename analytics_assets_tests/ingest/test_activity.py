@@ -14,11 +14,12 @@ import duckdb
 import pytest
 
 from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.sandbox import PatchRecord, RepeatedPage, SandboxServer, Status
+from analytics_assets.sandbox import PatchRecord, RepeatedPage, SandboxServer, Status, Trickle
 from analytics_assets.schema import ACTIVITY_TABLES, EVENTS, REPLIES, Table
 from analytics_assets_tests.conftest import (
     TEST_KEY,
     Serve,
+    configure,
     definitions_for_test,
     query,
     run_sync,
@@ -345,3 +346,20 @@ def test_a_campaign_set_aside_fails_the_replies_check_not_the_days(
     }
     assert failed == {("replies", "rejected_records"): [bad]}
     assert not result.success  # that check is blocking
+
+
+def test_a_campaigns_replies_trickled_byte_by_byte_end_at_the_deadline_and_are_read_again(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    server = serve(activity_end=END)
+    configure(ANALYTICS_API_TIMEOUT_S="1", ANALYTICS_API_BACKOFF_FACTOR="0.01")
+    first = END - timedelta(days=7)
+    campaign = server.records("campaigns")[5]["id"]
+    server.inject("replies", Trickle(0.05), page=1, parent=campaign)  # minutes if left to run
+
+    result = run_days(first, END - timedelta(days=1), instance)
+
+    assert result.success, step_failure(result)
+    asked = [e for e in server.request_log if e.resource == "replies" and e.parent == campaign]
+    assert [(e.page, e.fault) for e in asked] == [(1, "Trickle"), (1, None)]
+    assert loaded(warehouse, REPLIES) == served(server, REPLIES, first, END)
