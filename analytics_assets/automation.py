@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 
 from analytics_assets.ingest.specs import activity_partitions, raw_asset_key
-from analytics_assets.models.assets import MODEL_KEYS
+from analytics_assets.models.assets import DAILY_MODEL_KEYS, MODEL_KEYS
 from analytics_assets.schema import ACTIVITY_TABLES, API_NAME, SYNC_TABLES
 from analytics_assets.settings import AutomationSettings
 
@@ -27,16 +27,35 @@ AssetJob = Any
 """What ``dg.define_asset_job`` returns: dagster exports no public name for its type."""
 
 ALERT_WEBHOOK_VARIABLE = "ANALYTICS_ALERT_WEBHOOK_URL"
+WHOLE_MODEL_KEYS = tuple(key for key in MODEL_KEYS if key not in DAILY_MODEL_KEYS)
 SYNC_SELECTION = dg.AssetSelection.assets(
-    *(raw_asset_key(table) for table in SYNC_TABLES), *MODEL_KEYS
+    *(raw_asset_key(table) for table in SYNC_TABLES), *WHOLE_MODEL_KEYS
 )
 ACTIVITY_KEYS = [raw_asset_key(table) for table in ACTIVITY_TABLES]
-ACTIVITY_SELECTION = dg.AssetSelection.assets(*ACTIVITY_KEYS)
+ACTIVITY_SELECTION = dg.AssetSelection.assets(*ACTIVITY_KEYS, *DAILY_MODEL_KEYS)
 FULL_REFRESH_CONFIG = {"ops": {"analytics_api_raw": {"config": {"full_refresh": True}}}}
-MODEL_AUTOMATION = dg.AutomationCondition.eager() & (
-    dg.AutomationCondition.all_deps_blocking_checks_passed()
+DAILY_RAW = dg.AssetSelection.assets(*ACTIVITY_KEYS)
+MODEL_AUTOMATION = (
+    dg.AutomationCondition.eager().replace(
+        "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(DAILY_RAW)
+    )
+    & dg.AutomationCondition.all_deps_blocking_checks_passed().ignore(DAILY_RAW)
+    & dg.AutomationCondition.all_deps_match(
+        dg.AutomationCondition.all_checks_match(
+            ~dg.AutomationCondition.check_failed(), blocking_only=True
+        )
+    ).allow(DAILY_RAW)
 )
-"""Rebuild a model when an upstream raw table changed, unless its blocking checks failed."""
+"""Rebuild a model when an upstream raw table changed, unless its blocking checks failed.
+
+A model that reads the daily tables (campaign_funnel: replies) reads the days loaded so far:
+days never read (there are always some, back to ANALYTICS_HISTORY_START), and so checks never
+run, do not hold it back, as ``eager`` alone would; a failed blocking check of theirs does."""
+DAILY_MODEL_AUTOMATION = (
+    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+) & dg.AutomationCondition.all_deps_blocking_checks_passed()
+"""The same for each day of a model by day, any day: a backfill of its sources' days rebuilds
+those days (``eager`` alone looks at the latest day only)."""
 
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 """Dagster's run tag (seconds): run monitoring ends a run that has been running longer."""
@@ -67,8 +86,9 @@ def build_jobs(settings: AutomationSettings) -> tuple[AssetJob, AssetJob, AssetJ
         selection=ACTIVITY_SELECTION,
         partitions_def=activity_partitions(settings),
         description=(
-            "Read one UTC day (or a range, as one run) of events and replies, then check them. "
-            "Replies are read once per campaign for the whole range."
+            "Read one UTC day (or a range, as one run) of events and replies, check them, then "
+            "rebuild those days of daily_activity. Replies are read once per campaign for the "
+            "whole range."
         ),
         tags={MAX_RUNTIME_TAG: str(settings.sync_max_runtime_s)},
     )
@@ -226,6 +246,8 @@ def with_freshness(
             return spec.replace_attributes(freshness_policy=daily)
         if spec.group_name == API_NAME:
             return spec.replace_attributes(freshness_policy=policy)
+        if spec.key in DAILY_MODEL_KEYS:
+            return spec.replace_attributes(automation_condition=DAILY_MODEL_AUTOMATION)
         if spec.key in MODEL_KEYS:
             return spec.replace_attributes(automation_condition=MODEL_AUTOMATION)
         return spec

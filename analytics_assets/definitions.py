@@ -16,7 +16,7 @@ from analytics_assets.checks.assets import TABLE_CHECKS
 from analytics_assets.ingest.assets import activity_asset, ingest_retry_policy, raw_asset
 from analytics_assets.ingest.resource import AnalyticsDltResource
 from analytics_assets.ingest.specs import activity_partitions
-from analytics_assets.models.assets import MODEL_ASSETS
+from analytics_assets.models.assets import model_assets
 from analytics_assets.settings import AutomationSettings, load_automation_settings
 from analytics_assets.warehouse.resource import WarehouseResource
 
@@ -27,12 +27,10 @@ def build_definitions(
     """The definitions for ``automation``; ``resources`` replace those the environment sets."""
     retry_policy = ingest_retry_policy(automation)
     jobs = build_jobs(automation)
-    raw = [
-        raw_asset(retry_policy),
-        activity_asset(retry_policy, activity_partitions(automation)),
-    ]
+    days = activity_partitions(automation)
+    raw = [raw_asset(retry_policy), activity_asset(retry_policy, days)]
     return dg.Definitions(
-        assets=with_freshness([*raw, *MODEL_ASSETS], automation),
+        assets=with_freshness([*raw, *model_assets(days)], automation),
         asset_checks=TABLE_CHECKS,
         jobs=list(jobs),
         schedules=build_schedules(automation, jobs),

@@ -43,19 +43,20 @@ def last_days(days: int, today: date | None = None) -> tuple[str, str]:
 
 
 def demo() -> int:
-    """Run ``analytics_api_sync`` and the last week of ``analytics_api_activity_sync`` (one run)
-    against the sandbox and print rows per table."""
+    """Run the last week of ``analytics_api_activity_sync`` (one run), then ``analytics_api_sync``
+    (its models then count that week's replies), against the sandbox; print rows per table."""
     import dagster as dg
     import duckdb
 
     from analytics_assets.automation import RANGE_TAGS
     from analytics_assets.definitions import defs
+    from analytics_assets.models.catalog import MODELS
     from analytics_assets.settings import load_settings
 
     first, last = last_days(DEMO_DAYS)
     runs = [
-        ("analytics_api_sync", {}),
         ("analytics_api_activity_sync", dict(zip(RANGE_TAGS, (first, last), strict=True))),
+        ("analytics_api_sync", {}),
     ]
     with sandbox_environment():
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
@@ -71,6 +72,9 @@ def demo() -> int:
         for table in TABLES:
             (count,) = con.execute(f"SELECT COUNT(*) FROM analytics_api.{table.name}").fetchone()
             print(f"  analytics_api.{table.name:<14} {count:>8,}")
+        for model in MODELS:
+            (count,) = con.execute(f"SELECT COUNT(*) FROM {model.table_name}").fetchone()
+            print(f"  {model.table_name:<37} {count:>8,}")
     return 0
 
 

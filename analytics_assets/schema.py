@@ -330,6 +330,15 @@ ACTIVITY_TABLES: tuple[Table, ...] = tuple(table for table in TABLES if table.wi
 """Daily-partitioned: read a range of UTC days at a time."""
 SEED_TABLES: tuple[Table, ...] = (USERS, LEADS, CAMPAIGNS)
 
+DELETED_AT = "_deleted_at"
+"""The column the warehouse adds to every table of ``SYNC_TABLES``: when a complete read in
+full last found the record gone from the API (a soft delete); null while the API returns it.
+Models leave such rows out."""
+DELETED_AT_DESCRIPTION = (
+    "When a complete read of the whole endpoint last found this record gone from the API "
+    "(UTC); null while the API returns it. Models leave such rows out."
+)
+
 
 def children_of(table: Table) -> tuple[Table, ...]:
     """The tables read once per record of ``table`` (campaigns: campaign_leads, replies)."""

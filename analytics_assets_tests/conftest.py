@@ -153,6 +153,19 @@ def query(path: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+def materialization_metadata(
+    result: dg.ExecuteInProcessResult,
+) -> dict[dg.AssetKey, dict[str, Any]]:
+    """The metadata values of each asset ``result`` materialized, by asset key."""
+    return {
+        event.asset_key: {
+            name: value.value
+            for name, value in event.event_specific_data.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+    }
+
+
 def step_failure(result: dg.ExecuteInProcessResult) -> str:
     """The failure message(s) of the failed steps of ``result``."""
     return "\n".join(

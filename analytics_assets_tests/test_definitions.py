@@ -16,6 +16,8 @@ from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.schema import (
     ACTIVITY_TABLES,
     CAMPAIGN_LEADS,
+    DELETED_AT,
+    DELETED_AT_DESCRIPTION,
     EVENTS,
     REPLIES,
     TABLES,
@@ -24,9 +26,12 @@ from analytics_assets.schema import (
 from analytics_assets.settings import PROJECT_DIR, SettingsError, load_automation_settings
 
 RAW_KEYS = {dg.AssetKey(["analytics_api", table.name]) for table in TABLES}
+DAILY_MODEL_KEYS = {dg.AssetKey(["analytics", "daily_activity"])}
 MODEL_KEYS = {
     dg.AssetKey(["analytics", "campaign_performance"]),
     dg.AssetKey(["analytics", "owner_pipeline"]),
+    dg.AssetKey(["analytics", "campaign_funnel"]),
+    *DAILY_MODEL_KEYS,
 }
 
 
@@ -34,7 +39,7 @@ def test_assets_and_jobs_are_the_declared_ones() -> None:
     assert set(defs.resolve_all_asset_keys()) == RAW_KEYS | MODEL_KEYS
     job = defs.resolve_job_def("analytics_api_sync")
     sync_keys = {raw_asset_key(table) for table in TABLES if table.window is None}
-    assert set(job.asset_layer.executable_asset_keys) == sync_keys | MODEL_KEYS
+    assert set(job.asset_layer.executable_asset_keys) == sync_keys | (MODEL_KEYS - DAILY_MODEL_KEYS)
     assert {key.to_user_string() for key in job.asset_layer.asset_graph.asset_check_keys} == {
         spec.key.to_user_string() for spec in CHECK_SPECS if spec.asset_key in sync_keys
     }
@@ -53,7 +58,7 @@ def test_raw_assets_carry_group_kinds_owners_and_column_docs() -> None:
         columns = spec.metadata["dagster/column_schema"].columns
         assert [(c.name, c.description, c.constraints.nullable) for c in columns] == [
             (c.name, c.description, c.nullable) for c in table.columns
-        ]
+        ] + ([(DELETED_AT, DELETED_AT_DESCRIPTION, True)] if table.window is None else [])
 
 
 def test_dagster_validates_the_code_location_without_any_secret(tmp_path) -> None:
@@ -121,8 +126,11 @@ def test_events_and_replies_are_daily_partitions_backfilled_in_one_run() -> None
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
     unpartitioned = RAW_KEYS - activity
     assert all(graph.get(key).partitions_def is None for key in unpartitioned)
+    for key in DAILY_MODEL_KEYS:  # a model by day has the same days, one run per range
+        assert graph.get(key).partitions_def == graph.get(raw_asset_key(REPLIES)).partitions_def
+        assert graph.get(key).backfill_policy == dg.BackfillPolicy.single_run()
     job = defs.resolve_job_def("analytics_api_activity_sync")
-    assert set(job.asset_layer.executable_asset_keys) == activity
+    assert set(job.asset_layer.executable_asset_keys) == activity | DAILY_MODEL_KEYS
     schedule = next(s for s in defs.schedules if s.name == "analytics_api_activity_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert schedule.cron_schedule == "30 0 * * *"

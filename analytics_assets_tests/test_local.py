@@ -41,5 +41,25 @@ def test_demo_syncs_the_sandbox_and_prints_rows_per_table(
     for table, count in expected.items():
         assert query(warehouse, f"SELECT COUNT(*) FROM analytics_api.{table}") == [(count,)]
         assert f"analytics_api.{table:<14} {count:>8,}" in out
-    models = "SELECT COUNT(*) FROM analytics_models.campaign_performance"
-    assert query(warehouse, models) == [(40,)]
+    models = {
+        "campaign_performance": 40,
+        "owner_pipeline": 25,
+        "campaign_funnel": 40,
+        # one row per day, campaign and event type (or reply) of the week's events and replies
+        "daily_activity": len(
+            {
+                (e["created_at"][:10], e["data"].get("campaign_id"), e["event_type"])
+                for e in server.records_in_days("events", date.fromisoformat(first), end)
+            }
+            | {
+                (r["sent_at"][:10], r["campaign_id"], "reply")
+                for r in server.records_in_days("replies", date.fromisoformat(first), end)
+                if r["sent_at"]
+            }
+        ),
+    }
+    for name, count in models.items():
+        assert query(warehouse, f"SELECT COUNT(*) FROM analytics_models.{name}") == [(count,)]
+        assert f"analytics_models.{name:<20} {count:>8,}" in out
+    replies = "SELECT SUM(replies) FROM analytics_models.campaign_funnel"
+    assert query(warehouse, replies) == [(expected["replies"],)]  # the week's, read first

@@ -109,6 +109,7 @@ class NextPagePaginator(BaseReferencePaginator):
         envelope = self._envelope(response)
         self._pages += 1
         url = self.redact(response.url)
+        self._check_redirect(response)
         self._note_ids(data or (), url)
         if self.on_page is not None:
             self.on_page(len(data or ()))
@@ -158,6 +159,18 @@ class NextPagePaginator(BaseReferencePaginator):
             )
         self._seen.add(reference)
         self._next_reference = reference
+
+    def _check_redirect(self, response: Response) -> None:
+        """A redirect to another page or endpoint (a proxy, a cache) served what was not
+        asked for: the page asked for may never be served, so the read is not complete."""
+        if not response.history:
+            return
+        asked = response.history[0].request.url or ""
+        if _page_of(asked) != _page_of(response.url):
+            self.read_incomplete(
+                f"GET {self.redact(asked)} was redirected to {self.redact(response.url)}, "
+                "another page than the one asked for, so that page may never have been read"
+            )
 
     def _refuse_another_endpoint(self, reference: str, page_url: str, url: str) -> None:
         """A next_page URL must stay on the page's endpoint: one on another path (another
@@ -275,6 +288,12 @@ def more_flag(value: Any, name: str, url: str) -> bool | None:
         f"GET {url} answered {name} {value!r}, not a boolean, so the read cannot be known "
         "complete; nothing was loaded. Report it to the API's provider"
     )
+
+
+def _page_of(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """What a URL asks for: its path (without a trailing slash) and its query, in order."""
+    split = urlsplit(url)
+    return split.path.rstrip("/"), sorted(parse_qsl(split.query, keep_blank_values=True))
 
 
 def _absolute(reference: str, page_url: str) -> str:

@@ -119,6 +119,12 @@ def _paginator(
     return NextPagePaginator(**common)
 
 
+def reads_in_full(table: Table, full_refresh: bool) -> bool:
+    """Whether a sync asks the API for every record of ``table``: all but the daily tables,
+    and leads (read incrementally) only in a full refresh."""
+    return table.window is None and (table is not LEADS or full_refresh)
+
+
 def read_order(tables: tuple[Table, ...]) -> tuple[Table, ...]:
     """``tables`` plus the parents their per-parent reads need, parents first."""
     names = {table.name for table in tables}

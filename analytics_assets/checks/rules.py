@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from analytics_assets.api.records import REJECTED_TABLE
-from analytics_assets.schema import TABLES_BY_NAME, Column, Table
+from analytics_assets.schema import DELETED_AT, TABLES_BY_NAME, Column, Table
 from analytics_assets.warehouse.sql import Warehouse
 
 SAMPLE_SIZE = 10
-DLT_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id"})
+ADDED_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id", DELETED_AT})  # not from the API
 VARIANT_MARKER = "__v_"  # dlt stores values it cannot coerce in `<column>__v_<type>` columns
 EMAIL_PATTERN = "_%@_%._%"  # portable LIKE: something@something.something
 
@@ -216,7 +216,7 @@ def _schema_drift(warehouse: Warehouse, table: Table) -> Finding:
     undeclared = sorted(
         name
         for name in present
-        if name not in declared and name not in DLT_COLUMNS and VARIANT_MARKER not in name
+        if name not in declared and name not in ADDED_COLUMNS and VARIANT_MARKER not in name
     )
     child_tables = sorted(name for name in warehouse.tables() if name.startswith(f"{table.name}__"))
     count, samples = _offenders(warehouse, table, _any(warehouse, undeclared, "{} IS NOT NULL"))

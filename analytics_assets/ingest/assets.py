@@ -9,9 +9,11 @@ can carry a retry policy, which ``@dlt_assets`` does not take. Every error ends 
 exception's text (an API's error body may echo the key) never reaches the event log.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 
 import dagster as dg
+import dlt as dlt_module
 
 from analytics_assets.api.auth import FirstAnswers
 from analytics_assets.api.children import VanishedParents
@@ -21,7 +23,7 @@ from analytics_assets.api.ratelimit import RateLimiter
 from analytics_assets.api.records import REJECTED_TABLE, SET_ASIDE_NOTE, RejectedRecords
 from analytics_assets.api.redact import NO_SECRETS, Redactor
 from analytics_assets.api.resource import AnalyticsApiResource
-from analytics_assets.api.source import analytics_api_source, top_level_reads
+from analytics_assets.api.source import analytics_api_source, reads_in_full, top_level_reads
 from analytics_assets.api.window import DayRange
 from analytics_assets.ingest.failures import sync_failure
 from analytics_assets.ingest.progress import SyncProgress
@@ -33,6 +35,12 @@ from analytics_assets.settings import (
     Settings,
     load_automation_settings,
     settings_from,
+)
+from analytics_assets.warehouse.deletions import (
+    DEFAULT_MAX_DELETED_SHARE,
+    ReadLoads,
+    count_deleted,
+    reconcile_deletions,
 )
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
 from analytics_assets.warehouse.pipeline import (
@@ -50,6 +58,9 @@ class SyncConfig(dg.Config):
 
     full_refresh: bool = False
     """Read every lead instead of those updated since the last successful sync."""
+    max_deleted_share: float = DEFAULT_MAX_DELETED_SHARE
+    """A complete read that would flag more than this share of a table's rows as deleted flags
+    none there and warns: an empty or cut list looks just like a mass deletion. 1 accepts it."""
 
 
 def ingest_retry_policy(settings: AutomationSettings) -> dg.RetryPolicy:
@@ -85,7 +96,7 @@ def raw_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult]:
         """Sync users, leads, campaigns, campaign_leads and the lookups with dlt."""
-        yield from _guarded(context, dlt, api, warehouse, SYNC_TABLES, config.full_refresh, None)
+        yield from _guarded(context, dlt, api, warehouse, SYNC_TABLES, config, None)
 
     return analytics_api_raw
 
@@ -113,7 +124,7 @@ def activity_asset(
         window = context.partition_time_window
         days = DayRange(window.start, window.end)
         context.log.info(f"reading {days.describe()} (UTC) of events and replies")
-        yield from _guarded(context, dlt, api, warehouse, ACTIVITY_TABLES, False, days)
+        yield from _guarded(context, dlt, api, warehouse, ACTIVITY_TABLES, SyncConfig(), days)
 
     return analytics_api_activity
 
@@ -124,7 +135,7 @@ def _guarded(
     api: AnalyticsApiResource,
     warehouse: WarehouseResource,
     tables: tuple[Table, ...],
-    full_refresh: bool,
+    config: SyncConfig,
     days: DayRange | None,
 ) -> Iterator[dg.MaterializeResult]:
     redact = NO_SECRETS
@@ -132,7 +143,7 @@ def _guarded(
         settings = settings_from(api, warehouse)
         redact = Redactor([settings.require_api_key()])
         selected = tuple(t for t in tables if raw_asset_key(t) in context.selected_asset_keys)
-        yield from _sync(context, dlt, settings, redact, selected, full_refresh, days)
+        yield from _sync(context, dlt, settings, redact, selected, config, days)
     except Exception as error:
         raise sync_failure(error, redact) from None
 
@@ -147,7 +158,7 @@ def _sync(
     settings: Settings,
     redact: Redactor,
     tables: tuple[Table, ...],
-    full_refresh: bool,
+    config: SyncConfig,
     days: DayRange | None,
 ) -> Iterator[dg.MaterializeResult]:
     # Closures, not bound methods: dlt deep-copies its resources' configuration.
@@ -174,7 +185,7 @@ def _sync(
         settings.require_api_key(),
         session=session,
         on_page=progress.page_callback,
-        full_refresh=full_refresh,
+        full_refresh=config.full_refresh,
         first_answers=first_answers,
         on_incomplete=on_incomplete,
         redact=redact,
@@ -187,6 +198,7 @@ def _sync(
     with private_workdir(settings, context.run_id) as workdir:
         pipeline = analytics_pipeline(settings, workdir)
         clear_rejected(pipeline, context.run_id)  # an earlier attempt's, if this is a retry
+        started = datetime.now(UTC)
         results = list(
             dlt.run(
                 context=context,
@@ -196,16 +208,88 @@ def _sync(
                 loader_file_format=LOADER_FILE_FORMAT,
             )
         )
+        read = ReadLoads(started, _load_ids(pipeline))  # before the rejected records' load
         first_answers.raise_if_refused()  # a guard: the extract step raises this already
         if rejected.rows:
             load_rejected(pipeline, rejected.for_run(context.run_id))
-    vanished.raise_if_endpoint_missing()
-    _note_unread_children(tables, rejected, vanished, days is not None, on_incomplete)
-    if days is not None:
-        _raise_if_days_incomplete(incomplete, days)
+        vanished.raise_if_endpoint_missing()
+        _note_unread_children(tables, rejected, vanished, days is not None, on_incomplete)
+        if days is not None:
+            _raise_if_days_incomplete(incomplete, days)
+        deletions = _reconcile_deletions(
+            context.log, pipeline, tables, config, incomplete, rejected, vanished, read
+        )
     for result in results:
-        yield _with_completeness(result, incomplete, rejected, vanished, redact)
+        yield _with_completeness(result, incomplete, rejected, vanished, redact, deletions)
     context.log.info(f"sync finished: {progress.describe()}")
+
+
+def _load_ids(pipeline: dlt_module.Pipeline) -> tuple[str, ...]:
+    """The load ids of the sync's own load (dlt's trace of the run that just ended): the
+    rows it wrote carry them. None only when it normalized no row at all.
+
+    Raises:
+        RuntimeError: rows were normalized but no load id is known (deletions then cannot be
+            told from this run's rows, so nothing is flagged).
+    """
+    trace = pipeline.last_trace
+    load_info = trace.last_load_info if trace else None
+    normalize_info = trace.last_normalize_info if trace else None
+    load_ids = tuple(load_info.loads_ids) if load_info else ()
+    if not load_ids and normalize_info and any(normalize_info.row_counts.values()):
+        raise RuntimeError("dlt's trace names no load of this run's rows; nothing was reconciled")
+    return load_ids
+
+
+def _reconcile_deletions(
+    log: dg.DagsterLogManager,
+    pipeline: dlt_module.Pipeline,
+    tables: tuple[Table, ...],
+    config: SyncConfig,
+    incomplete: Mapping[str, list[str]],
+    rejected: RejectedRecords,
+    vanished: VanishedParents,
+    read: ReadLoads,
+) -> dict[str, dict[str, dg.MetadataValue]]:
+    """Flag the rows the API no longer returns in the tables this run read in full and known
+    complete (warehouse/deletions.py); per table, whether it did, and the rows flagged now,
+    held back and in all, as metadata. A per-campaign read with a campaign that answered 404
+    flags nothing: the 404 may have been a passing error, and a deleted campaign's rows are
+    flagged by the next sync, which no longer lists it."""
+    in_full = [table.name for table in tables if table.window is None]
+    if not in_full:
+        return {}
+    complete = [
+        table.name
+        for table in tables
+        if reads_in_full(table, config.full_refresh)
+        and not incomplete.get(table.name)
+        and not rejected.count(table.name)
+        and not vanished.count(table.name)
+    ]
+    done = reconcile_deletions(
+        pipeline, in_full, complete, read, datetime.now(UTC), config.max_deleted_share
+    )
+    for name, count in done.flagged.items():
+        if count:
+            log.info(f"{name}: {count:,} row(s) the API no longer returns marked deleted")
+    for name, count in done.held_back.items():
+        log.warning(
+            f"{name}: {count:,} row(s) the API no longer returns were NOT marked deleted: more "
+            f"than {config.max_deleted_share:.0%} of the table at once looks like a cut or "
+            "empty answer. If the API really lost them, run a full refresh with run config "
+            '{"ops": {"analytics_api_raw": {"config": {"full_refresh": true, '
+            '"max_deleted_share": 1}}}}'
+        )
+    return {
+        name: {
+            "deletions_reconciled": dg.MetadataValue.bool(name in done.flagged),
+            "deleted_now": dg.MetadataValue.int(done.flagged.get(name, 0)),
+            "deletions_held_back": dg.MetadataValue.int(done.held_back.get(name, 0)),
+            "deleted_rows": dg.MetadataValue.int(count_deleted(pipeline, name)),
+        }
+        for name in in_full
+    }
 
 
 def _note_unread_children(
@@ -262,6 +346,7 @@ def _with_completeness(
     rejected: RejectedRecords,
     vanished: VanishedParents,
     redact: Callable[[str], str],
+    deletions: Mapping[str, Mapping[str, dg.MetadataValue]],
 ) -> dg.MaterializeResult:
     """``result`` plus whether its table's read is known complete, and if not, why."""
     key = result.asset_key
@@ -279,6 +364,7 @@ def _with_completeness(
                 if vanished.count(name)
                 else {}
             ),
+            **deletions.get(name, {}),
         },
         check_results=result.check_results,
         data_version=result.data_version,

@@ -10,7 +10,15 @@ import dagster as dg
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from analytics_assets.schema import API_NAME, TABLES_BY_NAME, Column, Table
+from analytics_assets.schema import (
+    API_NAME,
+    DELETED_AT,
+    DELETED_AT_DESCRIPTION,
+    SYNC_TABLES,
+    TABLES_BY_NAME,
+    Column,
+    Table,
+)
 from analytics_assets.settings import AutomationSettings, configured_destination
 
 OWNERS = ["team:data-engineering"]
@@ -29,8 +37,12 @@ def raw_asset_key(table: Table) -> dg.AssetKey:
 
 
 def table_column_schema(table: Table) -> dg.TableSchema:
-    """The UI's column docs: the seed's names, types, nullability and descriptions."""
-    return dg.TableSchema(columns=[_table_column(table, column) for column in table.columns])
+    """The UI's column docs: the seed's names, types, nullability and descriptions, and
+    ``_deleted_at`` on the tables read in full."""
+    columns = [_table_column(table, column) for column in table.columns]
+    if table in SYNC_TABLES:
+        columns.append(dg.TableColumn(DELETED_AT, "timestamp", DELETED_AT_DESCRIPTION))
+    return dg.TableSchema(columns=columns)
 
 
 def _table_column(table: Table, column: Column) -> dg.TableColumn:

@@ -7,7 +7,8 @@ resource and page resolved; auth failures, 404s and bad parameters are never fau
 
 Kinds: transport (``Delay``, ``Reset``, ``Truncated``, ``Trickle``), status (``Status``,
 ``Redirect``, ``Headers``), envelope (``InvalidJson``, ``MissingResourceKey``, ``ErrorEnvelope``,
-``EmptyPageHasMore``, ``HasMoreWithoutNextPage``, ``ForeignNextPage``, ``RelativeNextPage``) and
+``EmptyPageHasMore``, ``HasMoreWithoutNextPage``, ``ForeignNextPage``, ``RelativeNextPage``,
+``EndsEarly``) and
 records (``DuplicateRecord``, ``RepeatedPage``, ``ReplaceRecord``, ``PatchRecord``).
 
 Example:
@@ -289,6 +290,24 @@ class EmptyPageHasMore(Fault):
 
 
 @dataclass(frozen=True)
+class EndsEarly(Fault):
+    """The page ends the list: ``has_more`` false and no ``next_page``, as an API bug, a cache
+    or a proxy cutting the list would; with ``empty`` it has no records either.
+
+    Nothing in the answer says that later pages exist: a client cannot tell it from the end.
+    """
+
+    empty: bool = False
+
+    def apply(self, page: Page) -> Response:
+        body = page.envelope()
+        body.update(has_more=False, next_page=None)
+        if self.empty:
+            body[page.resource] = []
+        return page.with_body(body)
+
+
+@dataclass(frozen=True)
 class DuplicateRecord(Fault):
     """The page also carries (appended) the first record of the previous page.
 
@@ -535,6 +554,7 @@ KINDS: dict[str, type[Fault]] = {
     "replace_record": ReplaceRecord,
     "patch_record": PatchRecord,
     "repeated_page": RepeatedPage,
+    "ends_early": EndsEarly,
 }
 
 
@@ -642,6 +662,12 @@ def _fault(kind: str, arg: str | None, spec: str) -> Fault:
         raise ValueError(f"bad fault {spec!r}: {exc}; {kind} takes {ARGS[kind]}") from None
 
 
+def _ends_early(arg: str | None) -> Fault:
+    if arg not in (None, "empty"):
+        raise ValueError(f"ends_early takes nothing or 'empty', got {arg!r}")
+    return EndsEarly(empty=arg == "empty")
+
+
 def _required(arg: str | None) -> str:
     if not arg:
         raise ValueError("missing argument")
@@ -713,6 +739,7 @@ _PARSERS: dict[str, Callable[[str | None], Fault]] = {
     "replace_record": _replace_record,
     "patch_record": _patch_record,
     "repeated_page": lambda arg: RepeatedPage(None if arg is None else int(arg)),
+    "ends_early": _ends_early,
 }
 # kind -> its ARG's syntax, for error messages and --help.
 ARGS: dict[str, str] = {
@@ -728,6 +755,7 @@ ARGS: dict[str, str] = {
     "replace_record": "POSITION[,JSON] (0-based; JSON default null)",
     "patch_record": "POSITION,KEY[.KEY...]=JSON to set, POSITION,KEY[.KEY...] to remove",
     "repeated_page": "[SOURCE page, default the previous one]",
+    "ends_early": "[empty]",
 }
 
 # kinds that take no ARG but are not their class's default instance.

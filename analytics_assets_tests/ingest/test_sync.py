@@ -10,7 +10,13 @@ import pytest
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.sandbox import ALL_NULL_COLUMN, SandboxConfig, SandboxServer
 from analytics_assets.sandbox.faults import Status
-from analytics_assets.schema import LEADS, SYNC_TABLES, TABLES_BY_NAME
+from analytics_assets.schema import (
+    DELETED_AT,
+    DELETED_AT_DESCRIPTION,
+    LEADS,
+    SYNC_TABLES,
+    TABLES_BY_NAME,
+)
 from analytics_assets_tests.conftest import TEST_KEY, query, run_sync, step_failure, use_api
 from analytics_assets_tests.expected import DUCKDB_TYPES, expected_rows, select_declared
 
@@ -80,7 +86,8 @@ def test_every_declared_column_has_its_declared_type(
             for column in table.columns
         }
         assert {name: columns.get(name) for name in declared} == declared
-        assert set(columns) - set(declared) == {"_dlt_id", "_dlt_load_id"}  # no variants
+        assert set(columns) - set(declared) == {"_dlt_id", "_dlt_load_id", DELETED_AT}
+        assert columns[DELETED_AT] == ("TIMESTAMP WITH TIME ZONE", "YES")  # no variants
 
 
 def test_a_column_null_in_every_row_still_exists_with_its_type(
@@ -137,7 +144,7 @@ def test_materializations_carry_row_counts_table_names_and_column_docs(
         schema = metadata["dagster/column_schema"].value
         assert [(c.name, c.description) for c in schema.columns] == [
             (c.name, c.description) for c in table.columns
-        ]
+        ] + [(DELETED_AT, DELETED_AT_DESCRIPTION)]
 
 
 def test_an_empty_load_reports_zero_rows() -> None:

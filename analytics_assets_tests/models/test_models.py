@@ -6,6 +6,7 @@ edge cases no generated data reaches, written out by hand), never from the wareh
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,27 +19,38 @@ import pytest
 
 from analytics_assets.definitions import defs
 from analytics_assets.ingest.assets import analytics_api_raw
-from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.models.assets import (
+from analytics_assets.ingest.specs import activity_partitions, raw_asset_key
+from analytics_assets.models.assets import DAILY_MODEL_KEYS, MODEL_KEYS, model_assets
+from analytics_assets.models.catalog import (
+    CAMPAIGN_FUNNEL,
     CAMPAIGN_PERFORMANCE,
-    MODEL_ASSETS,
-    MODEL_KEYS,
+    DAILY_ACTIVITY,
     MODELS,
     OWNER_PIPELINE,
-    SQL_DIR,
-    Model,
 )
+from analytics_assets.models.model import SQL_DIR, Model
 from analytics_assets.sandbox import (
     GENERATED_UNTIL,
     PatchRecord,
     SandboxConfig,
     SandboxServer,
 )
-from analytics_assets.schema import CAMPAIGNS, LEADS, SYNC_TABLES, TABLES, USERS
+from analytics_assets.schema import (
+    CAMPAIGN_LEADS,
+    CAMPAIGNS,
+    EVENTS,
+    LEADS,
+    REPLIES,
+    SYNC_TABLES,
+    TABLES,
+    USERS,
+)
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL
 from analytics_assets_tests.conftest import (
     RESOURCES,
+    TEST_AUTOMATION,
     TEST_KEY,
+    materialization_metadata,
     query,
     run_sync,
     step_failure,
@@ -47,14 +59,24 @@ from analytics_assets_tests.conftest import (
 from analytics_assets_tests.expected import DUCKDB_TYPES
 
 # More users than leads leaves some users without leads; these counts also give users whose
-# leads were never emailed, campaigns without creator and campaigns without stats (asserted).
-SMALL = SandboxConfig(api_key=TEST_KEY, users=25, leads=30, campaigns=30)
+# leads were never emailed, campaigns without creator and campaigns without stats, and (45
+# enrollments) campaigns without enrollment, leads in no campaign and leads in several (asserted).
+SMALL = SandboxConfig(
+    api_key=TEST_KEY, users=25, leads=30, campaigns=30, table_counts={"campaign_leads": 45}
+)
 MODEL_DUCKDB_TYPES = {
     "string": "VARCHAR",
     "int": "BIGINT",
     "float": "DOUBLE",
     "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "date": "DATE",
 }
+DAYS = activity_partitions(TEST_AUTOMATION)
+MODEL_ASSETS = model_assets(DAYS)
+WHOLE_MODELS = tuple(model for model in MODELS if not model.day_column)
+"""The models rebuilt whole by analytics_api_sync (daily_activity is built by day)."""
+WHOLE_KEYS = tuple(model.key for model in WHOLE_MODELS)
+RAW_KEYS = tuple(raw_asset_key(table) for table in SYNC_TABLES)
 
 Rows = dict[str, tuple[Any, ...]]  # first column (the model's id) -> the whole row
 
@@ -66,12 +88,16 @@ def small_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize the raw assets and the models in process (``selection``: only those keys)."""
+def materialize(
+    selection: Sequence[dg.AssetKey] | None = None, partition_key: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize in process the raw tables read in full and the models rebuilt whole
+    (``selection``: only those keys; a day model needs its ``partition_key``)."""
     return dg.materialize(
         [analytics_api_raw, *MODEL_ASSETS],
         resources={**defs.resources, **RESOURCES},
-        selection=list(selection) if selection is not None else None,
+        selection=list(selection) if selection is not None else [*RAW_KEYS, *WHOLE_KEYS],
+        partition_key=partition_key,
         raise_on_error=False,
     )
 
@@ -79,12 +105,7 @@ def materialize(selection: Sequence[dg.AssetKey] | None = None) -> dg.ExecuteInP
 def model_metadata(result: dg.ExecuteInProcessResult) -> dict[dg.AssetKey, dict[str, Any]]:
     """Materialization metadata values of the models, by asset key."""
     return {
-        event.asset_key: {
-            name: value.value
-            for name, value in event.event_specific_data.materialization.metadata.items()
-        }
-        for event in result.get_asset_materialization_events()
-        if event.asset_key in MODEL_KEYS
+        key: values for key, values in materialization_metadata(result).items() if key in MODEL_KEYS
     }
 
 
@@ -111,11 +132,22 @@ def _ratio(numerator: int | None, denominator: int | None) -> float | None:
     return numerator / denominator
 
 
+def enrolled_leads(campaign_leads: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Campaign id -> ids of the leads enrolled in it, from served campaign_leads records."""
+    enrolled: dict[str, set[str]] = {}
+    for enrollment in campaign_leads:
+        enrolled.setdefault(enrollment["campaign_id"], set()).add(enrollment["lead"]["id"])
+    return enrolled
+
+
 def expected_campaign_performance(
-    users: list[dict[str, Any]], campaigns: list[dict[str, Any]]
+    users: list[dict[str, Any]],
+    campaigns: list[dict[str, Any]],
+    campaign_leads: list[dict[str, Any]],
 ) -> Rows:
     """campaign_performance computed from API records."""
     users_by_id = {user["id"]: user for user in users}
+    enrolled = enrolled_leads(campaign_leads)
     rows: Rows = {}
     for campaign in campaigns:
         creator = campaign.get("creator") or {}
@@ -131,6 +163,7 @@ def expected_campaign_performance(
                 campaign.get("name"),
                 _coalesce(user.get("name"), creator.get("name")),
                 _coalesce(user.get("email"), creator.get("email")),
+                len(enrolled.get(campaign["id"], ())),
                 contacted,
                 reached,
                 opened,
@@ -145,8 +178,13 @@ def expected_campaign_performance(
     return rows
 
 
-def expected_owner_pipeline(users: list[dict[str, Any]], leads: list[dict[str, Any]]) -> Rows:
+def expected_owner_pipeline(
+    users: list[dict[str, Any]],
+    leads: list[dict[str, Any]],
+    campaign_leads: list[dict[str, Any]],
+) -> Rows:
     """owner_pipeline computed from API records."""
+    in_a_campaign = {enrollment["lead"]["id"] for enrollment in campaign_leads}
     rows: Rows = {}
     for user in users:
         owned = [lead for lead in leads if lead.get("owner_id") == user["id"]]
@@ -163,12 +201,49 @@ def expected_owner_pipeline(users: list[dict[str, Any]], leads: list[dict[str, A
                 user.get("name"),
                 user.get("email"),
                 len(owned),
+                sum(1 for lead in owned if lead["id"] in in_a_campaign),
                 len(contacted),
                 sum(lead.get("replied_count") or 0 for lead in owned),
                 sum(1 for lead in owned if lead.get("bounced") is True),
                 sum(1 for lead in owned if lead.get("optedout") is True),
                 _ratio(len(replied), len(contacted)),
                 max(sent_at, default=None),
+            )
+        )
+    return rows
+
+
+def expected_campaign_funnel(
+    campaigns: list[dict[str, Any]],
+    campaign_leads: list[dict[str, Any]],
+    replies: list[dict[str, Any]],
+) -> Rows:
+    """campaign_funnel computed from API records; ``replies``: those loaded (read by day)."""
+    enrolled = enrolled_leads(campaign_leads)
+    rows: Rows = {}
+    for campaign in campaigns:
+        stats = campaign.get("stats") or {}
+        contacted = stats.get("prospects_contacted")
+        mine = [reply for reply in replies if reply["campaign_id"] == campaign["id"]]
+        leads = {reply["lead_id"] for reply in mine if reply.get("lead_id") is not None}
+        sent = [datetime.fromisoformat(reply["sent_at"]) for reply in mine if reply.get("sent_at")]
+        sentiments = Counter(reply.get("sentiment") for reply in mine)
+        rows[campaign["id"]] = _rounded(
+            (
+                campaign["id"],
+                campaign.get("name"),
+                len(enrolled.get(campaign["id"], ())),
+                contacted,
+                len(leads),
+                len(mine),
+                sentiments["positive"],
+                sentiments["negative"],
+                sentiments["neutral"],
+                stats.get("prospects_bounced"),
+                stats.get("prospects_optedout"),
+                _ratio(len(leads), len(enrolled.get(campaign["id"], ()))),
+                min(sent, default=None),
+                max(sent, default=None),
             )
         )
     return rows
@@ -215,8 +290,14 @@ def test_each_model_is_its_own_asset_and_op_in_the_warehouse_pool() -> None:
     assert [asset.op.name for asset in MODEL_ASSETS] == [
         "analytics_models_campaign_performance",
         "analytics_models_owner_pipeline",
+        "analytics_models_campaign_funnel",
+        "analytics_models_daily_activity",
     ]
     assert {asset.op.pool for asset in MODEL_ASSETS} == {WAREHOUSE_POOL}
+    # a range of days is one run of the day model; the others are not partitioned
+    policies = {asset.op.name: asset.backfill_policy for asset in MODEL_ASSETS}
+    assert policies.pop("analytics_models_daily_activity") == dg.BackfillPolicy.single_run()
+    assert set(policies.values()) == {None}
 
 
 def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
@@ -225,10 +306,15 @@ def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
     assert MODEL_KEYS == (
         dg.AssetKey(["analytics", "campaign_performance"]),
         dg.AssetKey(["analytics", "owner_pipeline"]),
+        dg.AssetKey(["analytics", "campaign_funnel"]),
+        dg.AssetKey(["analytics", "daily_activity"]),
     )
+    assert DAILY_MODEL_KEYS == (DAILY_ACTIVITY.key,)
     reads = {
-        CAMPAIGN_PERFORMANCE.key: {raw_asset_key(USERS), raw_asset_key(CAMPAIGNS)},
-        OWNER_PIPELINE.key: {raw_asset_key(USERS), raw_asset_key(LEADS)},
+        CAMPAIGN_PERFORMANCE.key: {USERS, CAMPAIGNS, CAMPAIGN_LEADS},
+        OWNER_PIPELINE.key: {USERS, LEADS, CAMPAIGN_LEADS},
+        CAMPAIGN_FUNNEL.key: {CAMPAIGNS, CAMPAIGN_LEADS, REPLIES},
+        DAILY_ACTIVITY.key: {EVENTS, REPLIES},
     }
     for model in MODELS:
         spec = specs[model.key]
@@ -236,7 +322,10 @@ def test_specs_carry_keys_group_kinds_owners_deps_and_column_docs() -> None:
         assert spec.kinds == {"sql", "duckdb"}
         assert spec.owners == ["team:data-engineering"]
         assert spec.description
-        assert {dep.asset_key for dep in spec.deps} == reads[model.key]
+        assert {dep.asset_key for dep in spec.deps} == {
+            raw_asset_key(table) for table in reads[model.key]
+        }
+        assert spec.partitions_def == (DAYS if model.key in DAILY_MODEL_KEYS else None)
         assert spec.metadata["dagster/table_name"] == f"analytics_models.{model.name}"
         columns = spec.metadata["dagster/column_schema"].columns
         assert [(c.name, c.type, c.description) for c in columns] == [
@@ -270,10 +359,13 @@ def test_on_empty_raw_tables_the_models_are_empty_tables_of_the_declared_types(
 ) -> None:
     write_raw_tables(warehouse, {})
 
-    result = materialize(MODEL_KEYS)
+    whole = materialize(WHOLE_KEYS)
+    by_day = materialize(DAILY_MODEL_KEYS, partition_key="2026-11-19")
 
-    assert result.success, step_failure(result)
-    assert {key: meta["dagster/row_count"] for key, meta in model_metadata(result).items()} == {
+    assert whole.success, step_failure(whole)
+    assert by_day.success, step_failure(by_day)
+    built = {**model_metadata(whole), **model_metadata(by_day)}
+    assert {key: meta["dagster/row_count"] for key, meta in built.items()} == {
         key: 0 for key in MODEL_KEYS
     }
     for model in MODELS:
@@ -295,24 +387,34 @@ def test_campaign_performance_holds_one_row_per_served_campaign(
     campaigns = small_sandbox.records("campaigns")
     assert any(campaign["creator"] is None for campaign in campaigns)
     assert any(campaign["stats"] is None for campaign in campaigns)
+    expected = expected_campaign_performance(
+        small_sandbox.records("users"), campaigns, small_sandbox.records("campaign_leads")
+    )
+    enrolled = sorted(row[4] for row in expected.values())
+    assert enrolled[0] == 0 and enrolled[-1] > 1  # campaigns without and with several leads
     use_api(small_sandbox)
 
     result = materialize()
 
     assert result.success, step_failure(result)
-    expected = expected_campaign_performance(small_sandbox.records("users"), campaigns)
     assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected
 
 
 def test_owner_pipeline_holds_one_row_per_served_user_with_zeros_for_users_without_leads(
     small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
+    campaign_leads = small_sandbox.records("campaign_leads")
     expected = expected_owner_pipeline(
-        small_sandbox.records("users"), small_sandbox.records("leads")
+        small_sandbox.records("users"), small_sandbox.records("leads"), campaign_leads
     )
     without_leads = [row for row in expected.values() if row[3] == 0]
-    assert without_leads and all(row[3:] == (0, 0, 0, 0, 0, None, None) for row in without_leads)
-    assert any(row[3] > 0 and row[4] == 0 for row in expected.values())  # owns, none emailed
+    assert without_leads and all(row[3:] == (0, 0, 0, 0, 0, 0, None, None) for row in without_leads)
+    assert any(row[3] > 0 and row[5] == 0 for row in expected.values())  # owns, none emailed
+    # owns leads in no campaign, owns none in a campaign; a lead in several counts once
+    assert any(0 < row[4] < row[3] for row in expected.values())
+    assert any(row[3] > 0 and row[4] == 0 for row in expected.values())
+    per_lead = Counter(enrollment["lead"]["id"] for enrollment in campaign_leads)
+    assert max(per_lead.values()) > 1
     use_api(small_sandbox)
 
     result = materialize()
@@ -410,19 +512,42 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
                     "optedout": False,
                 },
             ],
+            # l2 in two campaigns (counted once for u_ada), an enrollment of an unknown lead
+            "campaign_leads": [
+                {"id": "e1", "campaign_id": "c_zero", "mailbox_id": "m", "lead__id": "l1"},
+                {"id": "e2", "campaign_id": "c_zero", "mailbox_id": "m", "lead__id": "l2"},
+                {"id": "e3", "campaign_id": "c_anon", "mailbox_id": "m", "lead__id": "l2"},
+                {"id": "e4", "campaign_id": "c_anon", "mailbox_id": "m", "lead__id": "l_gone"},
+            ],
         },
     )
 
-    result = materialize(MODEL_KEYS)
+    result = materialize(WHOLE_KEYS)
 
     assert result.success, step_failure(result)
     assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == {
-        "c_zero": ("c_zero", "Zero", "Ada", "ada@example.com", 0, 0, 0, 0, 0, 0, None, None, None),
+        "c_zero": (
+            "c_zero",
+            "Zero",
+            "Ada",
+            "ada@example.com",
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+            None,
+            None,
+        ),
         "c_gone": (
             "c_gone",
             "Gone",
             "Gone User",
             "gone@example.com",
+            0,
             4,
             0,
             0,
@@ -438,6 +563,7 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
             "Anon",
             "Then Named",
             "then@example.com",
+            2,
             8,
             5,
             2,
@@ -453,6 +579,7 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
             None,
             None,
             None,
+            0,
             None,
             None,
             None,
@@ -471,14 +598,15 @@ def test_fallbacks_zero_denominators_and_nulls_on_hand_written_rows(warehouse: P
             "ada@example.com",
             4,
             2,
+            2,
             1,
             1,
             1,
             0.5,
             datetime.fromisoformat("2024-05-01T09:00:00+00:00"),
         ),
-        "u_idle": ("u_idle", "Idle", "idle@example.com", 0, 0, 0, 0, 0, None, None),
-        "u_anon": ("u_anon", None, None, 1, 0, 0, 0, 0, None, None),
+        "u_idle": ("u_idle", "Idle", "idle@example.com", 0, 0, 0, 0, 0, 0, None, None),
+        "u_anon": ("u_anon", None, None, 1, 0, 0, 0, 0, 0, None, None),
     }
 
 
@@ -494,12 +622,13 @@ def test_materializations_report_the_table_row_counts_names_and_columns(
 
     assert result.success, step_failure(result)
     metadata = model_metadata(result)
-    assert set(metadata) == set(MODEL_KEYS)
+    assert set(metadata) == set(WHOLE_KEYS)
     served = {
         CAMPAIGN_PERFORMANCE.key: len(small_sandbox.records("campaigns")),
         OWNER_PIPELINE.key: len(small_sandbox.records("users")),
+        CAMPAIGN_FUNNEL.key: len(small_sandbox.records("campaigns")),
     }
-    for model in MODELS:
+    for model in WHOLE_MODELS:
         meta = metadata[model.key]
         ((count,),) = query(warehouse, f"SELECT COUNT(*) FROM {model.table_name}")
         assert meta["dagster/row_count"] == count == served[model.key]
@@ -522,11 +651,12 @@ def test_a_second_materialization_in_the_same_process_rebuilds_from_new_raw_data
 
         assert second.success, step_failure(second)
         after = table_rows(warehouse, OWNER_PIPELINE)
-        assert after == expected_owner_pipeline(server.records("users"), server.records("leads"))
+        users, campaign_leads = server.records("users"), server.records("campaign_leads")
+        assert after == expected_owner_pipeline(users, server.records("leads"), campaign_leads)
         assert after != before
         assert any(row[-1] is not None and row[-1] >= GENERATED_UNTIL for row in after.values())
         assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
-            server.records("users"), server.records("campaigns")
+            users, server.records("campaigns"), campaign_leads
         )
 
 
@@ -538,9 +668,9 @@ def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> N
             "leads": [{"id": "l_1", "owner_id": "u_1", "sent_count": 1, "replied_count": 1}],
         },
     )
-    assert materialize(MODEL_KEYS).success
+    assert materialize(WHOLE_KEYS).success
     before = table_rows(warehouse, OWNER_PIPELINE)
-    assert before["u_1"][3:6] == (1, 1, 1)
+    assert before["u_1"][3:7] == (1, 0, 1, 1)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("DROP TABLE analytics_api.leads")
 
@@ -550,14 +680,13 @@ def test_a_failed_build_leaves_the_previous_table_in_place(warehouse: Path) -> N
     assert table_rows(warehouse, OWNER_PIPELINE) == before
 
 
-@pytest.mark.parametrize("model", MODELS, ids=lambda model: model.name)
-def test_materializing_one_model_leaves_the_other_absent(
+@pytest.mark.parametrize("model", WHOLE_MODELS, ids=lambda model: model.name)
+def test_materializing_one_model_leaves_the_others_absent(
     model: Model, small_sandbox: SandboxServer, warehouse: Path
 ) -> None:
     use_api(small_sandbox)
-    raw_keys = [raw_asset_key(table) for table in SYNC_TABLES]
 
-    result = materialize([*raw_keys, model.key])
+    result = materialize([*RAW_KEYS, model.key])
 
     assert result.success, step_failure(result)
     assert set(model_metadata(result)) == {model.key}
@@ -567,10 +696,16 @@ def test_materializing_one_model_leaves_the_other_absent(
 def test_without_raw_tables_the_models_fail_naming_the_raw_assets_to_materialize(
     warehouse: Path,
 ) -> None:
-    result = materialize(MODEL_KEYS)
+    result = materialize(WHOLE_KEYS)
 
     assert not result.success
-    assert "materialize analytics_api/users, analytics_api/campaigns first" in step_failure(result)
+    failure = step_failure(result)
+    for raw in (
+        "analytics_api/users, analytics_api/campaigns, analytics_api/campaign_leads",
+        "analytics_api/users, analytics_api/leads, analytics_api/campaign_leads",
+        "analytics_api/campaigns, analytics_api/campaign_leads",  # replies: read by day
+    ):
+        assert f"reads tables that were never loaded: materialize {raw} first." in failure
     assert model_metadata(result) == {}
 
 
@@ -590,7 +725,10 @@ def _entity_keys_by_node_output() -> dict[tuple[str, str], dg.AssetKey | dg.Asse
 def test_a_model_step_waits_only_for_the_tables_it_reads_and_their_blocking_checks(
     model: Model,
 ) -> None:
-    job = defs.resolve_job_def("analytics_api_sync")
+    # the day model is built by the job reading days; the others by the sync, which reads
+    # no replies: there campaign_funnel waits for the tables read in full only
+    name = "analytics_api_activity_sync" if model.day_column else "analytics_api_sync"
+    job = defs.resolve_job_def(name)
     node = next(asset.op.name for asset in MODEL_ASSETS if asset.keys == {model.key})
     keys = _entity_keys_by_node_output()
 
@@ -599,7 +737,16 @@ def test_a_model_step_waits_only_for_the_tables_it_reads_and_their_blocking_chec
         for output in job.graph.dependency_structure.all_upstream_outputs_from_node(node)
     }
 
-    reads = {raw_asset_key(table) for table in model.reads}
+    in_job = set(job.asset_layer.executable_asset_keys)
+    assert model.key in in_job
+    reads = {raw_asset_key(table) for table in model.reads} & in_job
+    expected_reads = {
+        CAMPAIGN_PERFORMANCE.key: {USERS, CAMPAIGNS, CAMPAIGN_LEADS},
+        OWNER_PIPELINE.key: {USERS, LEADS, CAMPAIGN_LEADS},
+        CAMPAIGN_FUNNEL.key: {CAMPAIGNS, CAMPAIGN_LEADS},
+        DAILY_ACTIVITY.key: {EVENTS, REPLIES},
+    }[model.key]
+    assert reads == {raw_asset_key(table) for table in expected_reads}
     blocking = {
         spec.key
         for checks in defs.asset_checks
@@ -632,28 +779,38 @@ def test_a_failed_check_on_leads_blocks_owner_pipeline_only(
 ) -> None:
     with SandboxServer(replace(SMALL, defects=("null_owner_id",))) as server:  # leads: not_null
         users, campaigns = server.records("users"), server.records("campaigns")
+        campaign_leads = server.records("campaign_leads")
 
         built = _sync_with_a_failed_check(server, "leads")
 
-    assert set(built) == {CAMPAIGN_PERFORMANCE.key}
-    assert built[CAMPAIGN_PERFORMANCE.key]["dagster/row_count"] == len(campaigns) == 30
+    campaign_models = {CAMPAIGN_PERFORMANCE, CAMPAIGN_FUNNEL}  # they read no leads
+    assert set(built) == {model.key for model in campaign_models}
+    for model in campaign_models:
+        assert built[model.key]["dagster/row_count"] == len(campaigns) == 30
     assert table_rows(warehouse, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
-        users, campaigns
+        users, campaigns, campaign_leads
     )
-    assert model_tables(warehouse) == {CAMPAIGN_PERFORMANCE.name}
+    # the sync reads no day of replies: the funnel counts none
+    assert table_rows(warehouse, CAMPAIGN_FUNNEL) == expected_campaign_funnel(
+        campaigns, campaign_leads, []
+    )
+    assert model_tables(warehouse) == {model.name for model in campaign_models}
 
 
-def test_a_failed_check_on_campaigns_blocks_campaign_performance_only(
+def test_a_failed_check_on_campaigns_blocks_the_campaign_models_only(
     warehouse: Path,
 ) -> None:
     with SandboxServer(SMALL) as server:
         # fails campaigns: column_types (a variant column); the record still loads
         server.inject("campaigns", PatchRecord(0, ("stats", "prospects_contacted"), "many"), page=1)
         users, leads = server.records("users"), server.records("leads")
+        campaign_leads = server.records("campaign_leads")
 
         built = _sync_with_a_failed_check(server, "campaigns")
 
     assert set(built) == {OWNER_PIPELINE.key}
     assert built[OWNER_PIPELINE.key]["dagster/row_count"] == len(users) == 25
-    assert table_rows(warehouse, OWNER_PIPELINE) == expected_owner_pipeline(users, leads)
+    assert table_rows(warehouse, OWNER_PIPELINE) == expected_owner_pipeline(
+        users, leads, campaign_leads
+    )
     assert model_tables(warehouse) == {OWNER_PIPELINE.name}

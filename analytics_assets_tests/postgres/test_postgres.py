@@ -12,7 +12,8 @@ import dagster as dg
 
 from analytics_assets.checks.assets import CHECK_SPECS
 from analytics_assets.ingest.specs import raw_asset_key
-from analytics_assets.models.assets import CAMPAIGN_PERFORMANCE, OWNER_PIPELINE, Model
+from analytics_assets.models.catalog import CAMPAIGN_FUNNEL, CAMPAIGN_PERFORMANCE, OWNER_PIPELINE
+from analytics_assets.models.model import Model
 from analytics_assets.sandbox import SandboxConfig, SandboxServer
 from analytics_assets.schema import ACTIVITY_TABLES, LEADS, SYNC_TABLES, Table
 from analytics_assets.settings import PROJECT_DIR
@@ -81,9 +82,12 @@ def test_sync_checks_and_models_are_exact_on_postgres(postgres: Query) -> None:
         assert len(evaluations) == len([s for s in CHECK_SPECS if s.asset_key in sync_keys])
         assert [e.asset_check_key for e in evaluations if not e.passed] == []
         users, leads = server.records("users"), server.records("leads")
-        assert _model_rows(postgres, OWNER_PIPELINE) == expected_owner_pipeline(users, leads)
+        campaign_leads = server.records("campaign_leads")
+        assert _model_rows(postgres, OWNER_PIPELINE) == expected_owner_pipeline(
+            users, leads, campaign_leads
+        )
         assert _model_rows(postgres, CAMPAIGN_PERFORMANCE) == expected_campaign_performance(
-            users, server.records("campaigns")
+            users, server.records("campaigns"), campaign_leads
         )
 
         changed = server.change_leads(30)
@@ -130,7 +134,7 @@ def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(postgres: 
     tables = postgres(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_models'"
     )
-    assert tables == []
+    assert tables == [(CAMPAIGN_FUNNEL.name,)]  # the one model reading no users
 
 
 def test_asset_kinds_name_the_configured_destination() -> None:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pytest
 from playwright.sync_api import Page, expect
 
-from analytics_assets.schema import SYNC_TABLES, TABLES
+from analytics_assets.models.catalog import CAMPAIGN_FUNNEL
+from analytics_assets.models.model import PREVIEW_ROWS
+from analytics_assets.sandbox import SandboxServer
+from analytics_assets.schema import ACTIVITY_TABLES, SYNC_TABLES, TABLES
 from analytics_assets_tests.ui.conftest import VIEWPORT
 from analytics_assets_tests.ui.harness import REPOSITORY_SELECTOR, DagsterDev, poll
 
 RAW_ASSETS = tuple(table.name for table in TABLES)
 SYNC_ASSETS = tuple(table.name for table in SYNC_TABLES)
-MODELS = ("campaign_performance", "owner_pipeline")
+ACTIVITY_ASSETS = tuple(table.name for table in ACTIVITY_TABLES)
+SYNC_MODELS = ("campaign_performance", "owner_pipeline", "campaign_funnel")
+DAILY_MODELS = ("daily_activity",)
+MODELS = (*SYNC_MODELS, *DAILY_MODELS)
 LINEAGE = {
     **{
         ("analytics_api", table.name): (
@@ -25,10 +34,21 @@ LINEAGE = {
     ("analytics", "campaign_performance"): {
         ("analytics_api", "users"),
         ("analytics_api", "campaigns"),
+        ("analytics_api", "campaign_leads"),
     },
-    ("analytics", "owner_pipeline"): {("analytics_api", "users"), ("analytics_api", "leads")},
+    ("analytics", "owner_pipeline"): {
+        ("analytics_api", "users"),
+        ("analytics_api", "leads"),
+        ("analytics_api", "campaign_leads"),
+    },
+    ("analytics", "campaign_funnel"): {
+        ("analytics_api", "campaigns"),
+        ("analytics_api", "campaign_leads"),
+        ("analytics_api", "replies"),
+    },
+    ("analytics", "daily_activity"): {("analytics_api", "events"), ("analytics_api", "replies")},
 }
-ZOOM_OUT_STEPS = 3
+ZOOM_OUT_STEPS = 4  # 3 draws all 14 nodes, just: 4 leaves a margin
 LOCATION = "{repositoryName}@{repositoryLocationName}".format(**REPOSITORY_SELECTOR)
 SCHEDULES = (
     "analytics_api_sync_schedule",
@@ -36,7 +56,7 @@ SCHEDULES = (
     "analytics_api_activity_schedule",
 )
 SENSORS = ("analytics_automation_sensor", "analytics_run_failure_sensor")
-RUN_TIMEOUT_S = 120.0  # the sync of the default sandbox takes ~10–20 s
+RUN_TIMEOUT_S = 180.0  # the sync of the default sandbox: ~20 s alone, ~70 s on a busy 2-core box
 TICK_TIMEOUT_S = 60.0  # the daemon evaluates sensors within seconds of starting
 
 LATEST_RUNS = "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId } } }"
@@ -67,6 +87,46 @@ SENSOR_TICKS = """query ($repo: RepositorySelector!) {
     ... on PythonError { message }
   }
 }"""
+
+
+LAUNCH_RUN = """mutation ($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on Error { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+LATEST_METADATA = """query ($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetMaterializations(limit: 1) {
+      runId
+      metadataEntries {
+        label
+        __typename
+        ... on IntMetadataEntry { intValue }
+        ... on TableColumnLineageMetadataEntry {
+          lineage { columnName columnDeps { assetKey { path } columnName } }
+        }
+      }
+    }
+  }
+}"""
+FUNNEL_KEY = ("analytics", CAMPAIGN_FUNNEL.name)
+FUNNEL_COLUMNS = tuple(column.name for column in CAMPAIGN_FUNNEL.columns)
+WAREHOUSE_FILE = "warehouse.duckdb"
+"""The DuckDB file of `dagster dev` (``harness.dagster_dev``: beside its log, in its workdir)."""
+TOP_CAMPAIGN = """
+SELECT campaigns.id, campaigns.name, COUNT(*) AS replies
+FROM analytics_api.campaigns AS campaigns
+JOIN analytics_api.replies AS replies ON replies.campaign_id = campaigns.id
+WHERE campaigns._deleted_at IS NULL
+GROUP BY campaigns.id, campaigns.name
+ORDER BY replies DESC, campaigns.id
+LIMIT 1
+"""
+"""The campaign with the most replies, from the raw tables (campaign_funnel's first row)."""
+LIVE_CAMPAIGNS = "SELECT COUNT(*) FROM analytics_api.campaigns WHERE _deleted_at IS NULL"
 
 
 RESOURCE = """query ($selector: ResourceSelector!) {
@@ -110,11 +170,55 @@ def _finished(dagster: DagsterDev, run_id: str) -> str | None:
     return run["status"] if run["status"] in {"SUCCESS", "FAILURE", "CANCELED"} else None
 
 
+def _run_to_success(dagster: DagsterDev, job: str, tags: dict[str, str] | None = None) -> str:
+    """Launch a run of ``job`` through GraphQL (not the UI); its id once it succeeded."""
+    params = {
+        "selector": {**REPOSITORY_SELECTOR, "jobName": job},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+    }
+    launched = dagster.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    status = poll(
+        lambda: _finished(dagster, run_id),
+        RUN_TIMEOUT_S,
+        f"the {job} run {run_id} to finish",
+        give_up=dagster.died,
+    )
+    assert status == "SUCCESS", f"the {job} run {run_id} ended {status}"
+    return run_id
+
+
+def _latest_metadata(dagster: DagsterDev, key: tuple[str, ...]) -> dict[str, Any] | None:
+    """The latest materialization of ``key``: its run id and metadata entries by label."""
+    keys = [{"path": list(key)}]
+    (node,) = dagster.graphql(LATEST_METADATA, {"keys": keys})["assetNodes"]
+    if not node["assetMaterializations"]:
+        return None
+    (latest,) = node["assetMaterializations"]
+    return {
+        "runId": latest["runId"],
+        "metadata": {entry["label"]: entry for entry in latest["metadataEntries"]},
+    }
+
+
+@pytest.fixture(scope="module")
+def activity_run(ui_sandbox: SandboxServer, dagster: DagsterDev) -> str:
+    """A run of ``analytics_api_activity_sync`` over every day of the sandbox's activity (one
+    run, a range of partitions, launched through GraphQL), so that the models read replies."""
+    first, end = ui_sandbox.activity_days  # [first, end): the range's last day is end - 1
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": (end - timedelta(days=1)).isoformat(),
+    }
+    return _run_to_success(dagster, "analytics_api_activity_sync", tags)
+
+
 def test_materialize_all_from_the_asset_graph(
-    page: Page, dagster: DagsterDev, artifacts: Path
+    page: Page, activity_run: str, dagster: DagsterDev, artifacts: Path
 ) -> None:  # page first: without a browser, skip before starting `dagster dev`
-    """Lineage, the sync job's "Materialize all", the run, and the leads page with its row count
-    and checks."""
+    """Lineage, the sync job's "Materialize all" (after a run of the activity job, launched
+    through GraphQL), the run, and the leads page with its row count and checks."""
     # The global lineage shows every raw table and model; GraphQL has the edges between them.
     lineage_link = page.get_by_role("navigation").get_by_role("link", name=re.compile("Lineage$"))
     lineage_link.click()
@@ -123,10 +227,10 @@ def test_materialize_all_from_the_asset_graph(
     page.get_by_role("menuitem", name="Expand all groups").click()
     page.keyboard.press("Escape")
     graph = page.locator("svg foreignObject")
-    expect(graph.get_by_text("users", exact=True)).to_be_visible()
+    expect(graph.get_by_text("Latest event", exact=True).first).to_be_visible()  # laid out
     page.mouse.move(VIEWPORT["width"] * 0.6, VIEWPORT["height"] * 0.6)  # over the graph
     page.keyboard.down("Control")  # the graph zooms on Ctrl + wheel (a bare wheel pans)
-    for _ in range(ZOOM_OUT_STEPS):  # ten tables and two models: zoom out until all are drawn
+    for _ in range(ZOOM_OUT_STEPS):  # ten tables and four models: zoom out until all are drawn
         page.mouse.wheel(0, 120)
     page.keyboard.up("Control")
     page.screenshot(path=artifacts / "00-zoom.png")
@@ -161,12 +265,19 @@ def test_materialize_all_from_the_asset_graph(
     assert status == "SUCCESS", f"run {run_id} ended {status}; see {artifacts / '02-run.png'}"
     expect(page.get_by_text("Success", exact=True)).to_be_visible()
 
-    # The run materialized every asset of the job, and none of the daily ones; the graph (the
-    # nodes in view: the graph draws only those) shows them materialized.
+    # The run materialized every asset of the job, none of the daily ones (still those of the
+    # activity run); the graph (the nodes in view: the graph draws only those) shows them
+    # materialized.
     latest = dagster.graphql(LATEST_RUNS)["assetNodes"]
-    by_asset = {tuple(n["assetKey"]["path"])[-1]: n["assetMaterializations"] for n in latest}
-    assert {name for name, events in by_asset.items() if events} == {*SYNC_ASSETS, *MODELS}
-    assert {e[0]["runId"] for e in by_asset.values() if e} == {run_id}
+    by_asset = {
+        tuple(n["assetKey"]["path"])[-1]: n["assetMaterializations"][0]["runId"]
+        for n in latest
+        if n["assetMaterializations"]
+    }
+    assert by_asset == {
+        **dict.fromkeys((*SYNC_ASSETS, *SYNC_MODELS), run_id),
+        **dict.fromkeys((*ACTIVITY_ASSETS, *DAILY_MODELS), activity_run),
+    }
     lineage_link.click()
     expect(graph.get_by_text("Materialized", exact=True).first).to_be_visible()
     page.mouse.move(0, 0)
@@ -188,6 +299,69 @@ def test_materialize_all_from_the_asset_graph(
     expect(page.get_by_text("Evaluation result", exact=True)).to_be_visible()
     expect(page.get_by_text("Passed", exact=True)).to_be_visible()
     page.screenshot(path=artifacts / "05-asset-leads-checks.png")
+
+
+def test_a_models_page_shows_its_row_count_top_rows_and_column_lineage(
+    page: Page, activity_run: str, dagster: DagsterDev, artifacts: Path
+) -> None:
+    """campaign_funnel's page: its row count and its preview, the campaign with the most
+    replies first, as the raw tables in the warehouse have it. Its column lineage through
+    GraphQL: viewing column lineage in the UI is a Dagster+ feature."""
+    latest = _latest_metadata(dagster, FUNNEL_KEY)
+    if latest is None:  # not run after the "Materialize all" test
+        _run_to_success(dagster, "analytics_api_sync")
+        latest = _latest_metadata(dagster, FUNNEL_KEY)
+    assert latest is not None
+    # The runs have ended: no process holds the warehouse (DuckDB admits one writing process).
+    path = dagster.log_path.parent / WAREHOUSE_FILE
+    with duckdb.connect(str(path), read_only=True) as warehouse:
+        top = warehouse.execute(TOP_CAMPAIGN).fetchall()
+        ((campaigns,),) = warehouse.execute(LIVE_CAMPAIGNS).fetchall()
+    assert top, f"no replies in the warehouse after the activity run {activity_run}"
+    ((campaign_id, campaign_name, replies),) = top
+    metadata = latest["metadata"]
+    assert metadata["dagster/row_count"]["intValue"] == campaigns
+    assert metadata["preview"]["__typename"] == "TableMetadataEntry"
+    lineage = {
+        column["columnName"]: {
+            (tuple(dep["assetKey"]["path"]), dep["columnName"]) for dep in column["columnDeps"]
+        }
+        for column in metadata["dagster/column_lineage"]["lineage"]
+    }
+    assert set(lineage) == set(FUNNEL_COLUMNS)
+    assert lineage["campaign_name"] == {(("analytics_api", "campaigns"), "name")}
+    assert lineage["replies"] == {
+        (("analytics_api", "replies"), "campaign_id"),
+        (("analytics_api", "replies"), "id"),
+    }
+
+    page.goto(f"{dagster.url}/assets/{'/'.join(FUNNEL_KEY)}")
+    row_count = page.locator("div").filter(  # .last: the innermost box, the "Row count" stat
+        has=page.get_by_text("Row count", exact=True), has_text=f"{campaigns:,}"
+    )
+    expect(row_count.last).to_have_text(re.compile(rf"^\s*Row count\s*{campaigns:,}\s*$"))
+    preview = (  # .last: the preview's own table, inside the table of the metadata entries
+        page.get_by_role("table")
+        .filter(has=page.get_by_role("columnheader", name="campaign_name", exact=True))
+        .last
+    )
+    rows = preview.get_by_role("row")
+    expect(rows).to_have_count(1 + min(PREVIEW_ROWS, campaigns))  # the header, the top rows
+    expect(rows.first.get_by_role("columnheader")).to_have_text(list(FUNNEL_COLUMNS))
+    top_row = rows.nth(1).get_by_role("cell")
+    expect(top_row.nth(FUNNEL_COLUMNS.index("campaign_id"))).to_have_text(campaign_id)
+    expect(top_row.nth(FUNNEL_COLUMNS.index("campaign_name"))).to_have_text(campaign_name or "")
+    expect(top_row.nth(FUNNEL_COLUMNS.index("replies"))).to_have_text(str(replies))
+
+    # The screenshot of the README (docs/model-page.png): the status with the row count, then
+    # the preview, the navigation and the column docs folded away to leave it room.
+    page.get_by_role("button", name="Hide navigation").click()
+    columns = page.get_by_role("button").filter(has=page.get_by_text("Columns", exact=True))
+    columns.click()
+    expect(columns).to_have_attribute("aria-expanded", "false")
+    expect(rows.nth(1)).to_be_in_viewport()
+    page.mouse.move(0, 0)
+    page.screenshot(path=artifacts / "07-asset-campaign-funnel.png", animations="disabled")
 
 
 def test_schedules_stopped_sensors_running_and_ticking(dagster: DagsterDev) -> None:

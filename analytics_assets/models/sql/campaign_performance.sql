@@ -6,6 +6,7 @@ SELECT
     campaigns.name AS campaign_name,
     COALESCE(users.name, campaigns.creator__name) AS creator_name,
     COALESCE(users.email, campaigns.creator__email) AS creator_email,
+    COALESCE(enrolled.leads, 0) AS leads_enrolled,
     campaigns.stats__prospects_contacted AS contacted,
     campaigns.stats__prospects_reached AS reached,
     campaigns.stats__prospects_opened AS opened,
@@ -20,3 +21,8 @@ SELECT
         / NULLIF(campaigns.stats__prospects_contacted, 0) AS bounce_rate
 FROM campaigns
 LEFT JOIN users ON users.id = campaigns.creator__id
+LEFT JOIN (
+    SELECT campaign_id, COUNT(DISTINCT lead__id) AS leads
+    FROM campaign_leads
+    GROUP BY campaign_id
+) AS enrolled ON enrolled.campaign_id = campaigns.id
