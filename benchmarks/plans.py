@@ -20,6 +20,17 @@ class RatePlan:
 
 
 @dataclass(frozen=True)
+class LatencyPlan:
+    """A full sync of every endpoint at a real API's latency and rate limit."""
+
+    leads: int
+    campaigns: int
+    latency_s: float = 0.25  # a real request: a few hundred milliseconds
+    limit: int = 500  # PersistIq documents 100 per minute; a live probe allowed 500
+    window_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Plan:
     """One benchmark run."""
 
@@ -39,6 +50,7 @@ class Plan:
     requests_campaigns: int = 200
     backfill_days: int = 30
     """The request-count scenario: a full sync of every endpoint and a 30-day backfill."""
+    latency: LatencyPlan = LatencyPlan(leads=20_000, campaigns=200)
 
 
 QUICK = Plan(
@@ -52,6 +64,7 @@ QUICK = Plan(
     rate=RatePlan(leads=9_000, limit=60, window_s=10.0),  # 92 requests: about 15 s
     incremental_leads=20_000,
     import_repeats=5,
+    latency=LatencyPlan(leads=2_000, campaigns=40),  # about 75 requests: about 20 s
 )
 FULL = Plan(
     name="full",

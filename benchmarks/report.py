@@ -132,7 +132,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _scenario_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rate = results["rate_limited"]["set"]
+    latency = results.get("latency")
     return [
+        *(
+            [
+                (
+                    "latency scenario: >= 90 % of the allowed request rate, 0 x 429",
+                    f"{latency['rate_share']:.1%}, {latency['status_429']} x 429",
+                    latency["rate_share"] >= 0.90 and latency["status_429"] == 0,
+                )
+            ]
+            if latency
+            else []
+        ),
         (
             "rate-limited: >= 95 % of the allowed rate, 0 x 429",
             f"{rate['rate_fraction']:.1%}, {rate['status_429']} x 429",
@@ -264,6 +276,24 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _latency_lines(latency: dict[str, Any] | None) -> list[str]:
+    if not latency:
+        return []
+    return [
+        "",
+        f"## Latency: {latency['latency_s'] * 1000:.0f} ms ± 20 % per request, "
+        f"{latency['limit']} requests per {latency['window_s']:g} s, "
+        f"{latency['leads']:,} leads, {latency['campaigns']} campaigns",
+        "",
+        "| requests | 429s | wall s | physical limit s (requests ÷ allowed rate) | "
+        "one request at a time s | share of the allowed rate |",
+        "|---|---|---|---|---|---|",
+        f"| {latency['requests']} | {latency['status_429']} | {latency['wall_s']:.1f} | "
+        f"{latency['physical_limit_s']:.1f} | {latency['one_at_a_time_s']:.1f} | "
+        f"{latency['rate_share']:.1%} |",
+    ]
+
+
 def _scenario_lines(results: dict[str, Any]) -> list[str]:
     rate, inc, imp = results["rate_limited"], results["incremental"], results["import"]
     plan = results["plan"]["rate"]
@@ -282,6 +312,7 @@ def _scenario_lines(results: dict[str, Any]) -> list[str]:
             f"| {rpm} | {row['requests']} | {row['status_429']} | "
             f"{row['wall_s']:.1f} | {row['rate_fraction']:.1%} |"
         )
+    lines += _latency_lines(results.get("latency"))
     lines += [
         "",
         f"## Incremental: {inc['changed']:,} of {inc['leads']:,} leads changed",

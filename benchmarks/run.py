@@ -115,6 +115,31 @@ def measure_rate_limit(plan: Plan) -> dict[str, Any]:
     return results
 
 
+def measure_latency(plan: Plan) -> dict[str, Any]:
+    """A full sync at a real API's latency and rate limit, against the rate's physical limit."""
+    latency = plan.latency
+    args = [
+        "latency",
+        "--leads",
+        str(latency.leads),
+        "--campaigns",
+        str(latency.campaigns),
+        "--latency",
+        str(latency.latency_s),
+        "--limit",
+        str(latency.limit),
+        "--window",
+        str(latency.window_s),
+    ]
+    result = _scenario("latency", args)
+    _log(
+        f"latency {latency.latency_s * 1000:.0f} ms: {result['requests']} requests in "
+        f"{result['wall_s']:.1f} s, {result['rate_share']:.1%} of the allowed rate, "
+        f"{result['status_429']} x 429"
+    )
+    return result
+
+
 def measure_incremental(plan: Plan) -> dict[str, Any]:
     """Lead pages an incremental sync reads after 1 % of the leads changed."""
     result = _scenario("incremental", ["incremental", "--leads", str(plan.incremental_leads)])
@@ -180,6 +205,7 @@ def main() -> int:
             scratch.mkdir()
         if not args.no_scenarios:
             results["rate_limited"] = measure_rate_limit(plan)
+            results["latency"] = measure_latency(plan)
             results["incremental"] = measure_incremental(plan)
             results["requests"] = measure_requests(plan)
             results["import"] = imports.measure(plan.import_repeats)

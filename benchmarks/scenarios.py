@@ -3,6 +3,8 @@
 ``python -m benchmarks.scenarios rate-limit --leads N --limit L --window W [--rpm R] --out F``
 ``python -m benchmarks.scenarios incremental --leads N --change-share S --out F``
 ``python -m benchmarks.scenarios requests --leads N --campaigns C --days D --out F``
+``python -m benchmarks.scenarios latency --leads N --campaigns C --latency S --limit L --window W
+--out F``
 
 Each runs ``analytics_api_sync`` against an in-process ``SandboxServer`` and reads its
 ``request_log``: the requests the API saw, with status and arrival time.
@@ -59,6 +61,41 @@ def rate_limited(leads: int, limit: int, window_s: float, rpm: float | None) -> 
         # requests the API accepted per second over the sync's span, against what it allows;
         # the first request opens the first window, so N requests need (N - 1) gaps
         "rate_fraction": (len(served) - 1) / span / allowed_per_s,
+    }
+
+
+def latency(
+    leads: int, campaigns: int, latency_s: float, limit: int, window_s: float
+) -> dict[str, Any]:
+    """A full sync of every endpoint against an API answering in ``latency_s`` (± 20 %) and
+    allowing ``limit`` requests per ``window_s`` (with PersistIq's X-RateLimit-* headers)."""
+    from analytics_assets.sandbox import SandboxConfig, SandboxServer
+
+    config = SandboxConfig(
+        leads=leads,
+        campaigns=campaigns,
+        latency_s=latency_s,
+        rate_limit=limit,
+        rate_window_s=window_s,
+    )
+    with SandboxServer(config) as server, tempfile.TemporaryDirectory() as tmp:
+        point_at_sandbox(server.base_url, Path(tmp))
+        wall = _sync()
+        log = [entry for entry in server.request_log if entry.resource]
+    allowed_per_s = limit / window_s
+    return {
+        "leads": leads,
+        "campaigns": campaigns,
+        "latency_s": latency_s,
+        "limit": limit,
+        "window_s": window_s,
+        "wall_s": wall,
+        "requests": len(log),
+        "status_429": sum(1 for entry in log if entry.status == 429),
+        # the time the API's rate allows for these requests, and one request at a time's
+        "physical_limit_s": len(log) / allowed_per_s,
+        "one_at_a_time_s": len(log) * latency_s,
+        "rate_share": len(log) / allowed_per_s / wall,
     }
 
 
@@ -163,7 +200,8 @@ def _lead_pages(server: Any) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=("rate-limit", "incremental", "requests"))
+    parser.add_argument("scenario", choices=("rate-limit", "incremental", "requests", "latency"))
+    parser.add_argument("--latency", type=float, default=0.25)
     parser.add_argument("--leads", type=int, required=True)
     parser.add_argument("--limit", type=int, default=120)
     parser.add_argument("--window", type=float, default=10.0)
@@ -175,6 +213,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.scenario == "rate-limit":
         payload = rate_limited(args.leads, args.limit, args.window, args.rpm)
+    elif args.scenario == "latency":
+        payload = latency(args.leads, args.campaigns, args.latency, args.limit, args.window)
     elif args.scenario == "requests":
         payload = request_counts(args.leads, args.campaigns, args.days)
     else:

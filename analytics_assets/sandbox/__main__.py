@@ -124,6 +124,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"rate-limit window length (default {defaults.rate_window_s:g})",
     )
     parser.add_argument(
+        "--latency",
+        type=float,
+        metavar="SECONDS",
+        default=defaults.latency_s,
+        help="seconds each answer takes, as a real API's (default: at once)",
+    )
+    parser.add_argument(
+        "--latency-jitter",
+        type=float,
+        metavar="SHARE",
+        default=defaults.latency_jitter,
+        help=f"latency varies by ± this share (default {defaults.latency_jitter:g})",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -139,6 +153,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--rate-limit must be at least 1, got {args.rate_limit}")
     if not 0 < args.rate_window < float("inf"):
         parser.error(f"--rate-window must be a positive number of seconds, got {args.rate_window}")
+    if not 0 <= args.latency < float("inf"):
+        parser.error(f"--latency must be 0 or more seconds, got {args.latency}")
+    if not 0 <= args.latency_jitter <= 1:
+        parser.error(f"--latency-jitter must be within 0..1, got {args.latency_jitter}")
     if args.activity_days < 1:
         parser.error(f"--activity-days must be at least 1, got {args.activity_days}")
     return args
@@ -187,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         defects=tuple(args.defect),
         rate_limit=args.rate_limit,
         rate_window_s=args.rate_window,
+        latency_s=args.latency,
+        latency_jitter=args.latency_jitter,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

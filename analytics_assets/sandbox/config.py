@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +41,10 @@ class SandboxConfig:
         activity_end: The day after the last day of activity (replies' sent_at, events'
             created_at); None: today in UTC when the server is created.
         activity_days: How many UTC days of activity end there.
+        latency_s: Seconds each answer takes, as a real API's few hundred milliseconds; 0 (the
+            default) answers at once. Requests are answered concurrently, each on its thread.
+        latency_jitter: Each answer's latency is ``latency_s`` times a uniform draw from
+            1 - jitter to 1 + jitter (0.2: 250 ms ± 20 %).
     """
 
     api_key: str = "sandbox-key"
@@ -57,6 +62,8 @@ class SandboxConfig:
     table_counts: Mapping[str, int] = field(default_factory=dict, hash=False)
     activity_end: date | None = None
     activity_days: int = DEFAULT_DAYS
+    latency_s: float = 0.0
+    latency_jitter: float = 0.2
 
     def __post_init__(self) -> None:
         if self.page_mode not in ("url", "token"):
@@ -79,6 +86,10 @@ class SandboxConfig:
             if count < 0:
                 raise ValueError(f"record counts must not be negative, got {name}={count}")
         object.__setattr__(self, "table_counts", dict(self.table_counts))
+        if not 0 <= self.latency_s < float("inf"):
+            raise ValueError(f"latency_s must be 0 or more seconds, got {self.latency_s}")
+        if not 0 <= self.latency_jitter <= 1:
+            raise ValueError(f"latency_jitter must be within 0..1, got {self.latency_jitter}")
         if self.activity_days < 1:
             raise ValueError(f"activity_days must be at least 1, got {self.activity_days}")
         object.__setattr__(self, "defects", validate(self.defects))
@@ -88,6 +99,14 @@ class SandboxConfig:
         """Rows per table name, every table."""
         seed = {"users": self.users, "leads": self.leads, "campaigns": self.campaigns}
         return {**DEFAULT_COUNTS, **self.table_counts, **seed}
+
+
+def latency_of(config: SandboxConfig, rng: random.Random) -> float:
+    """One answer's latency in seconds: ``latency_s`` ± ``latency_jitter``, drawn from ``rng``."""
+    if not config.latency_s:
+        return 0.0
+    jitter = config.latency_jitter
+    return config.latency_s * rng.uniform(1 - jitter, 1 + jitter)
 
 
 @dataclass(frozen=True)

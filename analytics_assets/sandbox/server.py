@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from analytics_assets.sandbox import pages, routes
 from analytics_assets.sandbox.activity import midnight, today_utc
-from analytics_assets.sandbox.config import LoggedRequest, SandboxConfig
+from analytics_assets.sandbox.config import LoggedRequest, SandboxConfig, latency_of
 from analytics_assets.sandbox.data import generate
 from analytics_assets.sandbox.defects import apply_defects
 from analytics_assets.sandbox.fakes import worked
@@ -125,6 +125,7 @@ class SandboxServer:
             if self.config.rate_limit is not None
             else None
         )
+        self._latency_rng = random.Random(self.config.seed)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -426,6 +427,9 @@ class SandboxServer:
         )
         with self._lock:
             self._log.append(entry)
+            latency = latency_of(self.config, self._latency_rng)
+        if latency:
+            time.sleep(latency)  # this request's thread only: others are answered meanwhile
         return response
 
     def _route(self, request: Request, headers: Mapping[str, str]) -> Response:

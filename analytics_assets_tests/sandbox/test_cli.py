@@ -249,6 +249,8 @@ def test_cli_parses_counts_and_the_activity_window() -> None:
         ["--fault", "leads:0=reset"],
         ["--rate-limit", "0"],
         ["--rate-window", "-1"],
+        ["--latency", "-0.1"],
+        ["--latency-jitter", "1.5"],
     ],
 )
 def test_cli_rejects_bad_fault_and_rate_flags(
