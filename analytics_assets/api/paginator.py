@@ -162,14 +162,16 @@ class NextPagePaginator(BaseReferencePaginator):
 
     def _check_redirect(self, response: Response) -> None:
         """A redirect to another page or endpoint (a proxy, a cache) served what was not
-        asked for: the page asked for may never be served, so the read is not complete."""
+        asked for: the page asked for may never be served, so the read is not complete. One
+        to the same page in another form (``page=1`` spelled out, a parameter added) is fine."""
         if not response.history:
             return
         asked = response.history[0].request.url or ""
-        if _page_of(asked) != _page_of(response.url):
+        if not _same_page(asked, response.url):
             self.read_incomplete(
                 f"GET {self.redact(asked)} was redirected to {self.redact(response.url)}, "
-                "another page than the one asked for, so that page may never have been read"
+                "another page than the one asked for, so that page may never have been read "
+                "(if the API moved, point ANALYTICS_API_BASE_URL at its new address)"
             )
 
     def _refuse_another_endpoint(self, reference: str, page_url: str, url: str) -> None:
@@ -290,10 +292,22 @@ def more_flag(value: Any, name: str, url: str) -> bool | None:
     )
 
 
-def _page_of(url: str) -> tuple[str, list[tuple[str, str]]]:
-    """What a URL asks for: its path (without a trailing slash) and its query, in order."""
-    split = urlsplit(url)
-    return split.path.rstrip("/"), sorted(parse_qsl(split.query, keep_blank_values=True))
+def _same_page(asked: str, served: str) -> bool:
+    """Whether ``served`` is the page ``asked`` for: the same path (but a trailing slash),
+    every parameter asked for with its value, ``page`` 1 when absent; extra ones are fine."""
+    asked_split, served_split = urlsplit(asked), urlsplit(served)
+    if asked_split.path.rstrip("/") != served_split.path.rstrip("/"):
+        return False
+    asked_query = _page_params(asked_split.query)
+    served_query = _page_params(served_split.query)
+    return all(served_query.get(key) == value for key, value in asked_query.items())
+
+
+def _page_params(query: str) -> dict[str, str]:
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    page = params.get("page", "1")
+    params["page"] = str(int(page)) if page.isdigit() else page
+    return params
 
 
 def _absolute(reference: str, page_url: str) -> str:

@@ -33,6 +33,7 @@ from analytics_assets.schema import ACTIVITY_TABLES, SYNC_TABLES, Table
 from analytics_assets.settings import (
     AutomationSettings,
     Settings,
+    SettingsError,
     load_automation_settings,
     settings_from,
 )
@@ -161,6 +162,11 @@ def _sync(
     config: SyncConfig,
     days: DayRange | None,
 ) -> Iterator[dg.MaterializeResult]:
+    if not 0 <= config.max_deleted_share <= 1:  # NaN too
+        raise SettingsError(
+            f"max_deleted_share (run config) must be within 0..1, got {config.max_deleted_share}"
+        )
+
     # Closures, not bound methods: dlt deep-copies its resources' configuration.
     def warn(message: str) -> None:
         context.log.warning(redact(message))
@@ -213,7 +219,9 @@ def _sync(
         if rejected.rows:
             load_rejected(pipeline, rejected.for_run(context.run_id))
         vanished.raise_if_endpoint_missing()
-        _note_unread_children(tables, rejected, vanished, days is not None, on_incomplete)
+        _note_unread_children(
+            tables, incomplete, rejected, vanished, days is not None, on_incomplete
+        )
         if days is not None:
             _raise_if_days_incomplete(incomplete, days)
         deletions = _reconcile_deletions(
@@ -294,18 +302,28 @@ def _reconcile_deletions(
 
 def _note_unread_children(
     tables: tuple[Table, ...],
+    incomplete: Mapping[str, list[str]],
     rejected: RejectedRecords,
     vanished: VanishedParents,
     by_days: bool,
     on_incomplete: Callable[[str, str], None],
 ) -> None:
-    """Per-parent reads that did not happen are not complete reads: a parent set aside (its
-    children were never asked for), and, for days no later run reads again, a parent that
-    answered 404 (deleted, or a passing error: the retry tells, as it lists parents anew)."""
+    """Per-parent reads that did not happen are not complete reads: those of the parents a
+    parent read not known complete may have missed (a repeated page, a redirect), of a parent
+    set aside (its children were never asked for), and, for days no later run reads again, of
+    a parent that answered 404 (deleted, or a passing error: the retry tells, as it lists
+    parents anew)."""
     for table in tables:
         if table.parent is None:
             continue
         parent = table.parent.table
+        missed = [reason for reason in incomplete.get(parent, ()) if SET_ASIDE_NOTE not in reason]
+        if missed:
+            on_incomplete(
+                table.name,
+                f"the {parent} read is not known complete, so the {table.name} of {parent} it "
+                "missed were not read",
+            )
         ids = [str(row["record_id"]) for row in rejected.rows if row["resource"] == parent]
         if ids:  # re-reading will not help: the blocking rejected_records check names them
             on_incomplete(

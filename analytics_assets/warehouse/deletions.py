@@ -34,7 +34,10 @@ from analytics_assets.warehouse.sql import Warehouse
 
 DEFAULT_MAX_DELETED_SHARE = 0.5
 """A read may flag at most this share of a table's rows not flagged yet (run config
-``max_deleted_share``)."""
+``max_deleted_share``)..."""
+ALWAYS_FLAGGED_ROWS = 10
+"""... or this many rows, whatever the share: a table of a few rows that loses most of them
+would otherwise never be reconciled."""
 ORPHANED_AFTER_S = STALE_WORKDIR_S
 """A load that never completed and began this long ago belongs to a run that died."""
 
@@ -93,9 +96,10 @@ def reconcile_deletions(
     """Give ``tables`` their ``_deleted_at`` column and flag, at ``at``, the rows of those read
     ``complete`` that ``read`` did not return; all in one transaction.
 
-    A table in which that would be more than ``max_share`` of its rows not flagged yet (an
-    empty or a cut list that the API, a cache or a proxy called complete looks just like a
-    mass deletion) is left as it is, its count in ``held_back``. Tables never created are
+    A table in which that would be more than ``max_share`` of its rows not flagged yet and
+    more than ``ALWAYS_FLAGGED_ROWS`` (an empty or a cut list that the API, a cache or a proxy
+    called complete looks just like a mass deletion) is left as it is, its count in
+    ``held_back``. Tables never created are
     skipped.
     """
     flagged: dict[str, int] = {}
@@ -120,7 +124,7 @@ def reconcile_deletions(
                     f"WHERE {deleted_at} IS NULL",
                     *args,
                 )[0]
-                if count > max_share * live:
+                if count > max(max_share * live, ALWAYS_FLAGGED_ROWS):
                     held_back[name] = int(count)
                     continue
                 flagged[name] = int(count)

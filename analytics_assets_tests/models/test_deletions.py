@@ -313,3 +313,60 @@ def test_a_redirect_to_another_page_makes_the_read_incomplete_and_flags_nothing(
     assert "redirected to" in leads["incomplete_reasons"]
     assert flagged(warehouse, "leads") == set()
     assert leads_owned(warehouse) == expected_leads_owned(server)
+
+
+@pytest.mark.parametrize("fault", ["repeated", "redirect"])
+def test_a_campaigns_read_not_known_complete_flags_no_enrollment(
+    serve: Serve, warehouse: Path, fault: str
+) -> None:
+    """Campaigns on two pages, page 2 never served: the enrollments of its campaigns were never
+    asked for, so campaign_leads is not complete either and flags nothing."""
+    server = serve(
+        users=4, leads=60, campaigns=12, page_size=6, table_counts={"campaign_leads": 80}
+    )
+    assert run_sync().success
+    base = server.base_url.rstrip("/")
+    server.inject(
+        "campaigns",
+        RepeatedPage() if fault == "repeated" else Redirect(f"{base}/campaigns?page=3"),
+        page=2,
+    )
+
+    result = run_sync()
+
+    for table in ("campaigns", "campaign_leads"):
+        assert metadata(result, table)["read_complete"] is False
+        assert metadata(result, table)["deletions_reconciled"] is False
+        assert flagged(warehouse, table) == set()
+    assert sum(enrolled(warehouse).values()) == len(server.records("campaign_leads"))
+
+
+def test_a_redirect_to_the_same_page_in_another_form_keeps_the_read_complete(
+    serve: Serve, warehouse: Path
+) -> None:
+    """A gateway that spells out page=1 and adds a parameter serves the page asked for."""
+    server = serve(**SMALL)
+    base = server.base_url.rstrip("/")
+    server.inject("users", Redirect(f"{base}/users/?lang=en&page=1"), page=1)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    users = metadata(result, "users")
+    assert (users["read_complete"], users["deletions_reconciled"]) == (True, True)
+    assert len(flags(warehouse, "users")) == len(server.records("users"))
+
+
+@pytest.mark.parametrize("share", [1.5, -0.1, float("nan")])
+def test_a_max_deleted_share_outside_0_to_1_fails_before_any_request(
+    serve: Serve, share: float
+) -> None:
+    server = serve(**SMALL)
+
+    result = run_sync(
+        run_config={"ops": {"analytics_api_raw": {"config": {"max_deleted_share": share}}}}
+    )
+
+    assert not result.success
+    assert "max_deleted_share (run config) must be within 0..1" in step_failure(result)
+    assert server.request_log == []

@@ -145,7 +145,7 @@ def test_rows_of_a_load_that_never_completed_are_judged_once_it_cannot_be_runnin
 
 
 @pytest.mark.parametrize(
-    ("share", "flagged", "held_back"), [(0.5, {}, {"tags": 3}), (0.75, {"tags": 3}, {})]
+    ("share", "flagged", "held_back"), [(0.5, {}, {"tags": 20}), (0.9, {"tags": 20}, {})]
 )
 def test_a_read_that_would_flag_more_than_the_share_flags_nothing_in_that_table(
     pipeline: dlt.Pipeline,
@@ -154,12 +154,26 @@ def test_a_read_that_would_flag_more_than_the_share_flags_nothing_in_that_table(
     flagged: dict[str, int],
     held_back: dict[str, int],
 ) -> None:
-    """Three of four tags gone at once: 75 % of the table, as an empty or cut list looks."""
-    load(pipeline, ["a", "b", "c", "d"])
+    """20 of 24 tags gone at once: 83 % of the table, as an empty or cut list looks."""
+    ids = [f"t{n:02d}" for n in range(24)]
+    load(pipeline, ids)
     started = datetime.now(UTC)
-    ours = load(pipeline, ["d"])
+    ours = load(pipeline, ids[:4])
 
     done = reconcile_deletions(pipeline, ["tags"], ["tags"], ReadLoads(started, ours), AT, share)
 
     assert (done.flagged, done.held_back) == (flagged, held_back)
     assert sum(at is not None for at in flags(warehouse).values()) == sum(flagged.values())
+
+
+def test_a_few_rows_are_flagged_whatever_their_share(
+    pipeline: dlt.Pipeline, warehouse: Path
+) -> None:
+    """The only tag is gone: 100 %, but a table of a few rows must still be reconciled."""
+    load(pipeline, ["a", "b", "c"])
+    started = datetime.now(UTC)
+    ours = load(pipeline, ["c"])
+
+    done = reconcile_deletions(pipeline, ["tags"], ["tags"], ReadLoads(started, ours), AT, 0.5)
+
+    assert (done.flagged, done.held_back) == ({"tags": 2}, {})
