@@ -40,7 +40,6 @@ from analytics_assets.settings import (
 from analytics_assets.warehouse.deletions import (
     DEFAULT_MAX_DELETED_SHARE,
     ReadLoads,
-    count_deleted,
     reconcile_deletions,
 )
 from analytics_assets.warehouse.lock import WAREHOUSE_POOL, wait_for_warehouse
@@ -294,7 +293,7 @@ def _reconcile_deletions(
             "deletions_reconciled": dg.MetadataValue.bool(name in done.flagged),
             "deleted_now": dg.MetadataValue.int(done.flagged.get(name, 0)),
             "deletions_held_back": dg.MetadataValue.int(done.held_back.get(name, 0)),
-            "deleted_rows": dg.MetadataValue.int(count_deleted(pipeline, name)),
+            "deleted_rows": dg.MetadataValue.int(done.deleted.get(name, 0)),
         }
         for name in in_full
     }

@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 import dlt
-from dlt.destinations.sql_client import SqlClientBase
 
 from analytics_assets.schema import DELETED_AT
 from analytics_assets.warehouse.pipeline import STALE_WORKDIR_S
@@ -72,17 +71,14 @@ class ReadLoads:
         return condition, args
 
 
-def _warehouse(pipeline: dlt.Pipeline, client: SqlClientBase[Any]) -> Warehouse:
-    destination = pipeline.destination
-    return Warehouse(client, destination.to_name(destination.destination_type))
-
-
 @dataclass(frozen=True)
 class Reconciled:
-    """What a reconciliation did, by table: rows flagged, and rows held back (too many)."""
+    """What a reconciliation did, by table: rows flagged now, rows held back (too many), and
+    rows flagged in all (every table of ``tables`` that exists)."""
 
     flagged: Mapping[str, int]
     held_back: Mapping[str, int]
+    deleted: Mapping[str, int]
 
 
 def reconcile_deletions(
@@ -99,16 +95,15 @@ def reconcile_deletions(
     A table in which that would be more than ``max_share`` of its rows not flagged yet and
     more than ``ALWAYS_FLAGGED_ROWS`` (an empty or a cut list that the API, a cache or a proxy
     called complete looks just like a mass deletion) is left as it is, its count in
-    ``held_back``. Tables never created are
-    skipped.
+    ``held_back``. Tables never created are skipped.
     """
     flagged: dict[str, int] = {}
     held_back: dict[str, int] = {}
+    deleted: dict[str, int] = {}
     with pipeline.sql_client() as client:
-        warehouse = _warehouse(pipeline, client)
+        warehouse = Warehouse.of(pipeline, client)
         existing = warehouse.tables()
         deleted_at = warehouse.column(DELETED_AT)
-        gone, args = read.not_returned(warehouse)
         with client.begin_transaction():
             for name in (name for name in tables if name in existing):
                 table = warehouse.table(name)
@@ -116,31 +111,38 @@ def reconcile_deletions(
                     client.execute_sql(
                         f"ALTER TABLE {table} ADD COLUMN {deleted_at} TIMESTAMP WITH TIME ZONE"
                     )
-                if name not in complete:
-                    continue
-                where = f"{deleted_at} IS NULL AND {gone}"
-                live, count = warehouse.rows(
-                    f"SELECT COUNT(*), COUNT(CASE WHEN {gone} THEN 1 END) FROM {table} "
-                    f"WHERE {deleted_at} IS NULL",
-                    *args,
-                )[0]
-                if count > max(max_share * live, ALWAYS_FLAGGED_ROWS):
-                    held_back[name] = int(count)
-                    continue
-                flagged[name] = int(count)
-                if count:
-                    client.execute_sql(
-                        f"UPDATE {table} SET {deleted_at} = %s WHERE {where}", at, *args
-                    )
-    return Reconciled(flagged, held_back)
+                if name in complete:
+                    _flag(warehouse, name, read, at, max_share, flagged, held_back)
+                deleted[name] = int(
+                    warehouse.scalar(f"SELECT COUNT(*) FROM {table} WHERE {deleted_at} IS NOT NULL")
+                )
+    return Reconciled(flagged, held_back, deleted)
 
 
-def count_deleted(pipeline: dlt.Pipeline, table_name: str) -> int:
-    """Rows of ``table_name`` flagged as deleted; 0 before any reconciliation."""
-    with pipeline.sql_client() as client:
-        warehouse = _warehouse(pipeline, client)
-        if DELETED_AT not in warehouse.columns(table_name):
-            return 0
-        column = warehouse.column(DELETED_AT)
-        table = warehouse.table(table_name)
-        return int(warehouse.scalar(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL"))
+def _flag(
+    warehouse: Warehouse,
+    name: str,
+    read: ReadLoads,
+    at: datetime,
+    max_share: float,
+    flagged: dict[str, int],
+    held_back: dict[str, int],
+) -> None:
+    """Flag the rows of ``name`` that ``read`` did not return, unless there are too many."""
+    table, deleted_at = warehouse.table(name), warehouse.column(DELETED_AT)
+    gone, args = read.not_returned(warehouse)
+    live, count = warehouse.rows(
+        f"SELECT COUNT(*), COUNT(CASE WHEN {gone} THEN 1 END) FROM {table} "
+        f"WHERE {deleted_at} IS NULL",
+        *args,
+    )[0]
+    if count > max(max_share * live, ALWAYS_FLAGGED_ROWS):
+        held_back[name] = int(count)
+        return
+    flagged[name] = int(count)
+    if count:
+        warehouse.client.execute_sql(
+            f"UPDATE {table} SET {deleted_at} = %s WHERE {deleted_at} IS NULL AND {gone}",
+            at,
+            *args,
+        )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import dlt
 from dlt.destinations.sql_client import SqlClientBase
 
 from analytics_assets.schema import FieldType
@@ -56,6 +57,12 @@ class Warehouse:
     def __init__(self, client: SqlClientBase[Any], destination_type: str) -> None:
         self.client = client
         self.destination_type = destination_type
+
+    @classmethod
+    def of(cls, pipeline: dlt.Pipeline, client: SqlClientBase[Any]) -> Warehouse:
+        """The warehouse of ``pipeline``, through ``client`` (one of its open SQL clients)."""
+        destination = pipeline.destination
+        return cls(client, destination.to_name(destination.destination_type))
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """The rows of ``sql`` (``%s`` placeholders for ``args``)."""
@@ -142,5 +149,4 @@ def open_warehouse(
             if conflict is None:
                 raise
             raise WarehouseInUseError(conflict) from error
-        destination = pipeline.destination
-        yield Warehouse(client, destination.to_name(destination.destination_type))
+        yield Warehouse.of(pipeline, client)
