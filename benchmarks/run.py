@@ -92,20 +92,17 @@ def _scenario(name: str, args: list[str]) -> dict[str, Any]:
     return {**result.payload, "peak_rss_mb": result.peak_rss_mb}
 
 
+def _options(**values: object) -> list[str]:
+    """``--name value`` for each of ``values`` (``max_share`` -> ``--max-share``)."""
+    return [part for k, v in values.items() for part in (f"--{k.replace('_', '-')}", str(v))]
+
+
 def measure_rate_limit(plan: Plan) -> dict[str, Any]:
     """The rate-limited sync without and with ``ANALYTICS_API_REQUESTS_PER_MINUTE``."""
     rate = plan.rate
-    base = [
-        "rate-limit",
-        "--leads",
-        str(rate.leads),
-        "--limit",
-        str(rate.limit),
-        "--window",
-        str(rate.window_s),
-    ]
+    base = ["rate-limit", *_options(leads=rate.leads, limit=rate.limit, window=rate.window_s)]
     results = {}
-    for label, extra in (("unset", []), ("set", ["--rpm", str(rate.requests_per_minute)])):
+    for label, extra in (("unset", []), ("set", _options(rpm=rate.requests_per_minute))):
         results[label] = _scenario("rate_limit", base + extra)
         _log(
             f"rate limit, requests per minute {label}: "
@@ -120,16 +117,13 @@ def measure_latency(plan: Plan) -> dict[str, Any]:
     latency = plan.latency
     args = [
         "latency",
-        "--leads",
-        str(latency.leads),
-        "--campaigns",
-        str(latency.campaigns),
-        "--latency",
-        str(latency.latency_s),
-        "--limit",
-        str(latency.limit),
-        "--window",
-        str(latency.window_s),
+        *_options(
+            leads=latency.leads,
+            campaigns=latency.campaigns,
+            latency=latency.latency_s,
+            limit=latency.limit,
+            window=latency.window_s,
+        ),
     ]
     result = _scenario("latency", args)
     _log(
@@ -142,7 +136,7 @@ def measure_latency(plan: Plan) -> dict[str, Any]:
 
 def measure_incremental(plan: Plan) -> dict[str, Any]:
     """Lead pages an incremental sync reads after 1 % of the leads changed."""
-    result = _scenario("incremental", ["incremental", "--leads", str(plan.incremental_leads)])
+    result = _scenario("incremental", ["incremental", *_options(leads=plan.incremental_leads)])
     _log(
         f"incremental: {result['incremental_lead_pages']} of {result['full_lead_pages']} "
         f"lead pages ({result['page_fraction']:.2%})"
@@ -154,12 +148,11 @@ def measure_requests(plan: Plan) -> dict[str, Any]:
     """Requests of a full sync and of a backfill (one run), beside the floor."""
     args = [
         "requests",
-        "--leads",
-        str(plan.requests_leads),
-        "--campaigns",
-        str(plan.requests_campaigns),
-        "--days",
-        str(plan.backfill_days),
+        *_options(
+            leads=plan.requests_leads,
+            campaigns=plan.requests_campaigns,
+            days=plan.backfill_days,
+        ),
     ]
     result = _scenario("requests", args)
     _log(
