@@ -8,6 +8,7 @@ are known without asking the sandbox (or the SQL under test) which day an item a
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ import duckdb
 import pytest
 
 from analytics_assets.models.catalog import CAMPAIGN_FUNNEL, DAILY_ACTIVITY
-from analytics_assets.sandbox import SandboxServer
+from analytics_assets.sandbox import PatchRecord, SandboxServer
 from analytics_assets_tests.conftest import Serve, query, run_sync, step_failure
 from analytics_assets_tests.ingest.test_activity import run_days
 from analytics_assets_tests.models.test_models import (
@@ -342,3 +343,37 @@ def test_the_funnel_counts_the_replies_of_the_days_read(
         warehouse, "SELECT campaign_id, leads_enrolled FROM analytics_models.campaign_performance"
     )
     assert dict(performance) == {key: row[2] for key, row in expected.items()}
+
+
+def test_an_events_campaign_of_the_wrong_shape_is_counted_not_lost(
+    serve: Serve, warehouse: Path, instance: dg.DagsterInstance
+) -> None:
+    """data is free-form: one event names its campaign as a number, another names none. Both
+    are counted (under '12345' and under no campaign); the day's events all add up."""
+    server = serve(**CONFIG)
+    day = END - timedelta(days=2)
+    server.inject("events", PatchRecord(0, ("data", "campaign_id"), 12345), page=1)
+    server.inject("events", PatchRecord(0, ("data", "campaign_id"), remove=True), page=2)
+
+    result = run_days(day, day, instance)
+
+    assert result.success, step_failure(result)
+    loaded = query(
+        warehouse,
+        "SELECT event_type, CAST(data AS VARCHAR) FROM analytics_api.events "
+        f"WHERE CAST(created_at AT TIME ZONE 'UTC' AS DATE) = DATE '{day}'",
+    )
+    counts: Counter[tuple[date, str | None, str, str]] = Counter()
+    for event_type, data in loaded:
+        campaign = json.loads(data).get("campaign_id")
+        counts[(day, None if campaign is None else str(campaign), event_type, "events")] += 1
+    events = {row for row in of_days(activity_rows(warehouse), [day]) if row[3] == "events"}
+    assert events == {(*key, count) for key, count in counts.items()}
+    assert (
+        sum(row[4] for row in events)
+        == len(loaded)
+        == len([e for e in server.records("events") if utc_day(e["created_at"]) == day])
+    )
+    assert sum(row[4] for row in events if row[1] == "12345") == 1
+    assert None in {campaign for _, campaign, *_ in events}  # the event that names none
+    assert len([e for e in server.request_log if e.resource == "events" and e.fault]) == 2
