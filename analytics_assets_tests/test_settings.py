@@ -62,3 +62,18 @@ def test_a_key_with_a_control_character_inside_fails_without_quoting_it() -> Non
         load_settings({"ANALYTICS_API_KEY": "k-1\n23"})
 
     assert "k-1" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 8), ("1", 1), ("32", 32)], ids=["default", "one", "most"]
+)
+def test_requests_in_flight_default_to_eight(value: str | None, expected: int) -> None:
+    environ = {} if value is None else {"ANALYTICS_API_MAX_CONCURRENCY": value}
+
+    assert load_settings(environ).max_concurrency == expected
+
+
+@pytest.mark.parametrize("value", ["0", "33", "2.5", "many"])
+def test_requests_in_flight_outside_1_to_32_fail_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="ANALYTICS_API_MAX_CONCURRENCY must be"):
+        load_settings({"ANALYTICS_API_MAX_CONCURRENCY": value})

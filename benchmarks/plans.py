@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analytics_assets.settings import DEFAULT_MAX_CONCURRENCY
+
 
 @dataclass(frozen=True)
 class RatePlan:
@@ -28,6 +30,7 @@ class LatencyPlan:
     latency_s: float = 0.25  # a real request: a few hundred milliseconds
     limit: int = 500  # PersistIq documents 100 per minute; a live probe allowed 500
     window_s: float = 60.0
+    concurrency: int = DEFAULT_MAX_CONCURRENCY  # beside 1: one request at a time
 
 
 @dataclass(frozen=True)

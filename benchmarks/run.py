@@ -113,25 +113,29 @@ def measure_rate_limit(plan: Plan) -> dict[str, Any]:
 
 
 def measure_latency(plan: Plan) -> dict[str, Any]:
-    """A full sync at a real API's latency and rate limit, against the rate's physical limit."""
+    """A full sync at a real API's latency and rate limit, with the default number of requests
+    in flight and with one at a time, each against the rate's physical limit."""
     latency = plan.latency
-    args = [
-        "latency",
-        *_options(
-            leads=latency.leads,
-            campaigns=latency.campaigns,
-            latency=latency.latency_s,
-            limit=latency.limit,
-            window=latency.window_s,
-        ),
-    ]
-    result = _scenario("latency", args)
-    _log(
-        f"latency {latency.latency_s * 1000:.0f} ms: {result['requests']} requests in "
-        f"{result['wall_s']:.1f} s, {result['rate_share']:.1%} of the allowed rate, "
-        f"{result['status_429']} x 429"
-    )
-    return result
+    results = {}
+    for label, concurrency in (("concurrent", latency.concurrency), ("one_at_a_time", 1)):
+        args = [
+            "latency",
+            *_options(
+                leads=latency.leads,
+                campaigns=latency.campaigns,
+                latency=latency.latency_s,
+                limit=latency.limit,
+                window=latency.window_s,
+                concurrency=concurrency,
+            ),
+        ]
+        result = results[label] = _scenario("latency", args)
+        _log(
+            f"latency {latency.latency_s * 1000:.0f} ms, {concurrency} in flight: "
+            f"{result['requests']} requests in {result['wall_s']:.1f} s, "
+            f"{result['rate_share']:.1%} of the allowed rate, {result['status_429']} x 429"
+        )
+    return results
 
 
 def measure_incremental(plan: Plan) -> dict[str, Any]:

@@ -14,12 +14,13 @@ normal path treats them exactly as before: variant columns, new columns, coercio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.extract.items_transform import ItemTransform
+from requests import Response
 
 from analytics_assets.api.records import (
     SET_ASIDE_NOTE,
@@ -167,41 +168,19 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         return out[0] if len(out) == 1 else iter(out)
 
     def _mentions_key(self, page: list[Any]) -> bool:
-        """Whether the page's body holds the API key anywhere (one search per page)."""
-        response = getattr(page, "response", None)
-        body = getattr(response, "text", None)
-        return isinstance(body, str) and self.redact.found_in(body)
+        return _mentions_key(getattr(page, "response", None), self.redact)
 
     def set_aside(self, page: list[Any], keyed: bool = False) -> None:
         """Move the records ``page`` cannot load as declared to the rejected records; with
         ``keyed``, also those holding the API key (the warehouse never stores it)."""
-        problems = [
-            shape_problem(record, self.table) or (keyed and self._key_problem(record)) or None
-            for record in page
-        ]
-        if not any(problems):
-            return
         response = getattr(page, "response", None)
         url = str(getattr(response, "url", "") or "")
-        rejected = [
-            rejected_row(record, self.table, problem, url, self.pages, position, self.redact)
-            for position, (record, problem) in enumerate(zip(page, problems, strict=True))
-            if problem
-        ]
-        page[:] = [record for record, problem in zip(page, problems, strict=True) if not problem]
-        self.rejected_records.add(rejected)
+        reason = set_aside(
+            page, self.table, self.rejected_records, self.redact, url, self.pages, keyed
+        )
         paginator = getattr(page, "paginator", None)
-        if hasattr(paginator, "read_incomplete"):
-            paginator.read_incomplete(
-                f"{len(rejected)} {self.table.name} record(s) on page {self.pages} could not be "
-                f"loaded as declared and {SET_ASIDE_NOTE}"
-            )
-
-    def _key_problem(self, record: Any) -> str | None:
-        text = json.dumps(record, ensure_ascii=False, default=str)
-        if self.redact.found_in(text):
-            return "it holds the API key (masked here); the warehouse never stores the key"
-        return None
+        if reason and hasattr(paginator, "read_incomplete"):
+            paginator.read_incomplete(reason)
 
     def to_arrow(self, records: list[Any]) -> pa.Table | None:
         """``records`` as an Arrow table, or None if any of them strays from the schema."""
@@ -227,6 +206,70 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         if key.null_count or pc.any(pc.equal(pc.utf8_trim_whitespace(key), "")).as_py():
             return None  # a null or empty id: set aside on the record path
         return pa.Table.from_arrays(nested.columns, schema=self.schema)
+
+
+def set_aside(
+    page: list[Any],
+    table: Table,
+    rejected: RejectedRecords,
+    redact: Redactor,
+    url: str,
+    page_number: int,
+    keyed: bool = False,
+) -> str | None:
+    """Move the records of ``page`` that cannot load as declared (with ``keyed``, also those
+    holding the API key) into ``rejected``, in place; the reason the read is then incomplete."""
+    problems = [
+        shape_problem(record, table) or (keyed and _key_problem(record, redact)) or None
+        for record in page
+    ]
+    if not any(problems):
+        return None
+    rows = [
+        rejected_row(record, table, problem, url, page_number, position, redact)
+        for position, (record, problem) in enumerate(zip(page, problems, strict=True))
+        if problem
+    ]
+    page[:] = [record for record, problem in zip(page, problems, strict=True) if not problem]
+    rejected.add(rows)
+    return (
+        f"{len(rows)} {table.name} record(s) on page {page_number} could not be loaded as "
+        f"declared and {SET_ASIDE_NOTE}"
+    )
+
+
+def page_screen(
+    table: Table, rejected: RejectedRecords, redact: Redactor = NO_SECRETS
+) -> Callable[[list[Any], Response, int], str | None]:
+    """``PagesAsArrow``'s record path as a function of one page, for a paginator to call on
+    each page of a per-parent read (``NextPagePaginator(screen=)``): dlt reads those in
+    parallel and hands on each parent's records flattened, no longer as pages. A closure, so
+    that dlt's deep copy of the paginator (one per parent) keeps sharing ``rejected``.
+    """
+    trim = has_undeclared_drops(table.fields)
+
+    def screen(page: list[Any], response: Response, page_number: int) -> str | None:
+        if trim:
+            for record in page:
+                trim_undeclared(record, table.fields)
+        keyed = bool(page) and _mentions_key(response, redact)
+        url = str(response.url or "")
+        return set_aside(page, table, rejected, redact, url, page_number, keyed)
+
+    return screen
+
+
+def _mentions_key(response: Response | None, redact: Redactor) -> bool:
+    """Whether a page's body holds the API key anywhere (one search per page)."""
+    body = getattr(response, "text", None)
+    return isinstance(body, str) and redact.found_in(body)
+
+
+def _key_problem(record: Any, redact: Redactor) -> str | None:
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    if redact.found_in(text):
+        return "it holds the API key (masked here); the warehouse never stores the key"
+    return None
 
 
 def _is_last_page(item: Any) -> bool:

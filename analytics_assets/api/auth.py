@@ -11,6 +11,7 @@ error aborts the extract step, before normalize and load.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,28 +59,30 @@ class FirstAnswers:
         self.redact = redact
         self.answered: set[str] = set()
         self.failures: list[AuthFailure] = []
+        self._lock = threading.Lock()  # resources are read concurrently
 
     def hook(self, resource: str) -> Callable[..., None]:
         """The ``response_actions`` entry for ``resource``."""
 
         def on_response(response: Response, *args: Any, **kwargs: Any) -> None:
-            if resource in self.answered:
-                return
             status = response.status_code
             refused = status in AUTH_STATUSES
             if not refused and status >= 400:
                 return  # retried by the client, or raised as before: not a first answer yet
-            self.answered.add(resource)
-            if refused:
-                self.failures.append(
-                    AuthFailure(
-                        resource,
-                        self.redact(response.url),
-                        status,
-                        api_error_text(response, self.redact),
+            with self._lock:
+                if resource in self.answered:
+                    return
+                self.answered.add(resource)
+                if refused:
+                    self.failures.append(
+                        AuthFailure(
+                            resource,
+                            self.redact(response.url),
+                            status,
+                            api_error_text(response, self.redact),
+                        )
                     )
-                )
-            self.raise_if_all_answered()
+                self.raise_if_all_answered()
             if refused:
                 raise IgnoreResponseException()  # end this resource; the others still ask
 

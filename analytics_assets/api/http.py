@@ -160,10 +160,15 @@ class ApiSession(requests.Session):
         if getattr(self._sending, "active", False):  # a redirect's hop, inside an attempt
             self._check_origin(request)
             self.limiter.acquire()
-            deadline = WATCHDOG.current()
-            if deadline is not None and deadline.passed:  # spent waiting for the limiter
-                raise self._past_deadline(request)
-            return super().send(request, **kwargs)
+            try:
+                deadline = WATCHDOG.current()
+                if deadline is not None and deadline.passed:  # spent waiting for the limiter
+                    raise self._past_deadline(request)
+                hop = super().send(request, **kwargs)
+                self.limiter.observe(hop.headers)
+                return hop
+            finally:
+                self.limiter.release()
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.policy.timeout_s  # per socket read; the deadline bounds all
         retrying = tenacity.Retrying(
@@ -192,6 +197,12 @@ class ApiSession(requests.Session):
     def _attempt(self, request: PreparedRequest, **kwargs: Any) -> Response:
         self._check_origin(request)
         self.limiter.acquire()
+        try:
+            return self._attempt_sent(request, **kwargs)
+        finally:
+            self.limiter.release()
+
+    def _attempt_sent(self, request: PreparedRequest, **kwargs: Any) -> Response:
         with WATCHDOG.bound(self.policy.timeout_s) as deadline:
             self._sending.active = True
             try:

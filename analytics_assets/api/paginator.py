@@ -41,6 +41,8 @@ PageCallback = Callable[[int], None]
 """Called once per page with the number of records on it."""
 IncompleteCallback = Callable[[str], None]
 """Called when a read ends without being known complete, with the reason."""
+PageScreen = Callable[[list[Any], Response, int], str | None]
+"""Sets aside a page's records that cannot load (in place); returns why the read is incomplete."""
 
 JSON_KINDS = {type(None): "null", dict: "an object", str: "a string", int: "a number"}
 MAX_EMPTY_PAGES = 5
@@ -63,6 +65,8 @@ class NextPagePaginator(BaseReferencePaginator):
         on_page: Optional progress callback, called with each page's record count.
         on_incomplete: Optional callback for a read that ended but is not known complete.
         redact: Masks the API key in what the paginator reports.
+        screen: Optional check of each page (``arrow_pages.page_screen``): it sets aside, in
+            place, the records that cannot load, and says why the read is then incomplete.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class NextPagePaginator(BaseReferencePaginator):
         on_page: PageCallback | None = None,
         on_incomplete: IncompleteCallback | None = None,
         redact: Redactor = NO_SECRETS,
+        screen: PageScreen | None = None,
     ) -> None:
         super().__init__()
         self.records_key = records_key
@@ -85,6 +90,7 @@ class NextPagePaginator(BaseReferencePaginator):
         self.on_page = on_page
         self.on_incomplete = on_incomplete
         self.redact = redact
+        self.screen = screen
         self.incomplete: list[str] = []
         self._first_params: dict[str, Any] = {}
         self._reset()
@@ -110,6 +116,10 @@ class NextPagePaginator(BaseReferencePaginator):
         self._pages += 1
         url = self.redact(response.url)
         self._check_redirect(response)
+        if self.screen is not None and data:
+            reason = self.screen(data, response, self._pages)
+            if reason:
+                self.read_incomplete(reason)
         self._note_ids(data or (), url)
         if self.on_page is not None:
             self.on_page(len(data or ()))

@@ -5,6 +5,14 @@ against a 100 requests / minute API would spend most of its time collecting 429s
 spaces requests to a configured rate and, when the API says how much budget is left
 (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``), waits for the reset instead of running into
 the limit. Every wait is capped (``max_wait_s``) and, when longer than ``LOG_WAIT_S``, logged.
+
+Requests run concurrently (``ANALYTICS_API_MAX_CONCURRENCY``), so an answer's
+``X-RateLimit-Remaining`` may not count the other requests in flight yet: the limiter keeps a
+lower bound of the budget left, the advertised remainder minus every other request in flight
+when it was read, minus each request started since, and waits for the reset at 0. While the
+budget is unknown (a run's first request, the first after a reset), one request goes first.
+That admits no request beyond the budget whatever the order answers arrive in
+(``test_concurrent_requests.py``, with the sandbox's request log).
 """
 
 from __future__ import annotations
@@ -64,27 +72,51 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)  # notified by observe and release
+        self._told = False  # an answer has come since the run began or the window reset
+        self._prober: int | None = None  # the thread whose request goes first meanwhile
         self._next_at = 0.0  # earliest start of the next request
-        self._blocked_until = 0.0  # the API's budget is spent until then
+        self._in_flight = 0  # requests acquired and not yet released
+        self._budget: int | None = None  # requests surely left before the API's reset
+        self._reset_at = 0.0  # when the API's current window resets (epoch s)
+        self._blocked_until = 0.0  # the budget is spent until then
         self.waited_s = 0.0
 
     def acquire(self) -> None:
-        """Wait until the next request may start, and claim that slot.
+        """Wait until the next request may start, and claim that slot (``release`` it after).
 
         Raises:
             WaitTooLong: the API's budget is spent for longer than ``max_wait_s``.
         """
-        with self._lock:
+        with self._answered:
+            me = threading.get_ident()
+            while not self._told and self._prober not in (None, me):
+                # The budget is unknown (the run's first request, or the first after a reset):
+                # one thread's request goes first and its answer tells the budget. Bounded:
+                # that request ends within its deadline and then notifies.
+                self._answered.wait()
+            if not self._told:
+                self._prober = me
             now = self._clock()
-            blocked = self._blocked_until - now
+            blocked_until = self._blocked_until
+            if self._budget == 0:  # spent: nothing starts before the window resets
+                blocked_until = max(blocked_until, self._reset_at + RESET_MARGIN_S)
+            blocked = blocked_until - now
             if blocked > self.max_wait_s:
                 raise WaitTooLong(
                     f"the API's rate limit is spent for another {blocked:.0f} s "
-                    f"(X-RateLimit-Remaining: 0, X-RateLimit-Reset), more than the "
+                    f"(X-RateLimit-Remaining, X-RateLimit-Reset), more than the "
                     f"{self.max_wait_s:g} s cap (ANALYTICS_API_MAX_WAIT_S); run again later"
                 )
-            start = max(now, self._next_at, self._blocked_until)
+            self._blocked_until = blocked_until
+            if self._budget == 0:
+                self._budget = None  # the next window's first answer tells its budget
+                self._told, self._prober = False, me
+            elif self._budget is not None:
+                self._budget -= 1
+            start = max(now, self._next_at, blocked_until)
             self._next_at = start + self.interval_s
+            self._in_flight += 1
         wait = start - now
         if wait <= 0:
             return
@@ -94,16 +126,37 @@ class RateLimiter:
         self.waited_s += wait
         self._sleep(wait)
 
+    def release(self) -> None:
+        """The request of an ``acquire`` has its answer (or failed)."""
+        with self._answered:
+            self._in_flight -= 1
+            if self._prober == threading.get_ident():
+                self._prober = None  # no answer (a connection error): another thread goes
+            self._answered.notify_all()
+
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Read the API's budget from a response's ``X-RateLimit-*`` headers."""
+        """Read the API's budget from an answer's ``X-RateLimit-*`` headers (before ``release``)."""
+        with self._answered:
+            self._told = True
+            self._prober = None
+            self._answered.notify_all()
         remaining = _number(headers.get("X-RateLimit-Remaining"))
-        if remaining is None or remaining > 0:
+        if remaining is None:
             return
-        delay = reset_delay(headers.get("X-RateLimit-Reset"), self._clock())
+        now = self._clock()
+        delay = reset_delay(headers.get("X-RateLimit-Reset"), now)
         if delay is None:
             return
         with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + delay + RESET_MARGIN_S)
+            reset_at = now + delay
+            # The others in flight may not be counted in ``remaining`` yet.
+            budget = max(0, math.floor(remaining) - max(0, self._in_flight - 1))
+            if self._budget is None or now >= self._reset_at:
+                self._budget = budget  # the first word on this window
+                self._reset_at = reset_at
+            else:  # an answer counted earlier may arrive later: keep the lowest
+                self._budget = min(self._budget, budget)
+                self._reset_at = max(self._reset_at, reset_at)
 
 
 def _number(value: str | None) -> float | None:

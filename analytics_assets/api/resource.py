@@ -26,6 +26,7 @@ class AnalyticsApiResource(EnvBackedResource):
         "timeout_s": "ANALYTICS_API_TIMEOUT_S",
         "max_wait_s": "ANALYTICS_API_MAX_WAIT_S",
         "requests_per_minute": "ANALYTICS_API_REQUESTS_PER_MINUTE",
+        "max_concurrency": "ANALYTICS_API_MAX_CONCURRENCY",
         "leads_overlap_s": "ANALYTICS_LEADS_OVERLAP_S",
     }
 
@@ -57,6 +58,10 @@ class AnalyticsApiResource(EnvBackedResource):
     requests_per_minute: str | None = Field(
         default=None,
         description="Pace of every request (ANALYTICS_API_REQUESTS_PER_MINUTE; no cap).",
+    )
+    max_concurrency: str | None = Field(
+        default=None,
+        description="Requests in flight at once (ANALYTICS_API_MAX_CONCURRENCY; 8).",
     )
     leads_overlap_s: str | None = Field(
         default=None,

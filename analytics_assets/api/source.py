@@ -20,7 +20,7 @@ from dlt.sources import DltSource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_source
 from requests import Session
 
-from analytics_assets.api.arrow_pages import PagesAsArrow
+from analytics_assets.api.arrow_pages import PagesAsArrow, page_screen
 from analytics_assets.api.auth import FirstAnswers
 from analytics_assets.api.children import VanishedParents
 from analytics_assets.api.incremental import UpdatedAfterPaginator
@@ -101,6 +101,7 @@ def _paginator(
     full_refresh: bool,
     on_incomplete: IncompleteReport,
     redact: Redactor,
+    rejected: RejectedRecords | None,
 ) -> NextPagePaginator:
     common: dict[str, Any] = {
         "records_key": table.name,
@@ -110,6 +111,8 @@ def _paginator(
         "on_incomplete": lambda reason: on_incomplete(table.name, reason),
         "redact": redact,
     }
+    if table.parent is not None and rejected is not None:
+        common["screen"] = page_screen(table, rejected, redact)
     if table is LEADS:
         return UpdatedAfterPaginator(
             overlap=timedelta(seconds=settings.leads_overlap_s),
@@ -179,6 +182,7 @@ def seed_config(
     tables: tuple[Table, ...] = SYNC_TABLES,
     days: DayRange | None = None,
     vanished: VanishedParents | None = None,
+    rejected: RejectedRecords | None = None,
 ) -> RESTAPIConfig:
     """The seed's ``rest_api`` config, one resource per table read (see ``read_order``).
 
@@ -196,6 +200,12 @@ def seed_config(
         tables: The tables to read; the parents of per-parent tables are read too.
         days: The UTC days to read of tables with a time window (events, replies).
         vanished: Skips per-parent reads whose parent is gone (404); None fails on a 404.
+        rejected: Where the records of per-parent reads that cannot load are set aside, page
+            by page (top-level pages are screened by ``PagesAsArrow``); None screens none.
+
+    Every resource is ``parallelized``: the resources, and the per-parent reads of each parent
+    record, run concurrently in dlt's extract workers (``ANALYTICS_API_MAX_CONCURRENCY``,
+    ``warehouse/pipeline.py``); the pages of one read follow each other.
     """
     client: dict[str, Any] = {
         "base_url": settings.base_url,
@@ -217,7 +227,13 @@ def seed_config(
                 "endpoint": _endpoint(  # type: ignore[typeddict-item]
                     table,
                     _paginator(
-                        table, settings, on_page(table.name), full_refresh, on_incomplete, redact
+                        table,
+                        settings,
+                        on_page(table.name),
+                        full_refresh,
+                        on_incomplete,
+                        redact,
+                        rejected,
                     ),
                     first_answers,
                     vanished,
@@ -225,6 +241,7 @@ def seed_config(
                 ),
                 "columns": column_hints(table),
                 "processing_steps": [{"map": drop_null_objects(table)}],
+                "parallelized": True,
             }
             for table in read_order(tables)
         ],
@@ -254,6 +271,8 @@ def analytics_api_source(
     """
     if first_answers is None:
         first_answers = FirstAnswers(top_level_reads(tables))
+    if rejected is None:
+        rejected = RejectedRecords()
     config = seed_config(
         settings,
         api_key,
@@ -266,6 +285,7 @@ def analytics_api_source(
         tables,
         days,
         vanished,
+        rejected,
     )
     source = rest_api_source(config, name=API_NAME)
     for table in read_order(tables):
@@ -273,11 +293,15 @@ def analytics_api_source(
         # Pages that match schema.py exactly skip dlt's per-record normalizer; records that
         # cannot load are set aside (arrow_pages.py). First after the generator, where pages
         # still carry their paginator. A parent's children need its records, not Arrow tables.
-        # Children stay records too: a per-parent read that ends early (a 404) has no last
-        # page to hand over an Arrow batch held back for it.
-        arrow = not children_of(table) and table.parent is None
-        step = PagesAsArrow(table, rejected, redact, arrow=arrow)
-        resource.add_step(step, insert_at=1)
+        # Per-parent reads are screened page by page in their paginator (see seed_config):
+        # dlt hands on each parent's records in one list, and such a read that ends early (a
+        # 404) would have no last page to hand over an Arrow batch held back for it.
+        if table.parent is None:
+            step = PagesAsArrow(table, rejected, redact, arrow=not children_of(table))
+            resource.add_step(step, insert_at=1)
+            # rest_api's own ``parallelized`` is lost on top-level resources (dlt 1.31 wraps
+            # the bound generator again, without it): ask dlt once more, on the bound resource.
+            resource.parallelize()
         if table.window is not None and days is not None:
             resource.add_filter(record_filter(table.window, days))
     return source.with_resources(*(table.name for table in tables))

@@ -31,9 +31,12 @@ class SyncProgress:
         self._next_log = clock() + interval_s
         self.pages: dict[str, int] = {}
         self.rows: dict[str, int] = {}
+        self._order: list[str] = []  # resources are read concurrently: name them in read order
 
     def page_callback(self, resource: str) -> PageCallback:
         """The callback the paginator of ``resource`` calls once per page."""
+        if resource not in self._order:
+            self._order.append(resource)
 
         def on_page(rows: int) -> None:
             with self._lock:
@@ -51,5 +54,7 @@ class SyncProgress:
     def describe(self) -> str:
         """One line: ``users 1 pages / 25 rows; leads 12 pages / 1,200 rows``."""
         return "; ".join(
-            f"{name} {self.pages[name]} pages / {self.rows[name]:,} rows" for name in self.pages
+            f"{name} {self.pages[name]} pages / {self.rows[name]:,} rows"
+            for name in self._order
+            if name in self.pages
         )

@@ -122,3 +122,4 @@ class LoggedRequest:
     page: int | None  # None when no page was resolved (auth failure, bad params, 404)
     fault: str | None = None  # the injected fault's kind, e.g. "Status"; None if not faulted
     parent: str | None = None  # the campaign id of a per-campaign endpoint, else None
+    in_flight: int = 1  # requests being answered when this one arrived, itself included

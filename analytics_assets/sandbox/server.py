@@ -105,6 +105,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._log: deque[LoggedRequest] = deque(maxlen=LOG_LIMIT)
+        self._in_flight = 0  # requests being answered now
         self._changes = 0
         dataset = generate(
             self.config.counts,
@@ -402,6 +403,23 @@ class SandboxServer:
             headers: The request headers, looked up case-insensitively.
         """
         arrived = time.monotonic()
+        with self._lock:
+            self._in_flight += 1
+            in_flight = self._in_flight
+        try:
+            return self._handle(arrived, in_flight, method, target, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _handle(
+        self,
+        arrived: float,
+        in_flight: int,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+    ) -> Response:
         split = urlsplit(target)
         request = Request(method, split.path, dict(parse_qsl(split.query, keep_blank_values=True)))
         try:
@@ -424,6 +442,7 @@ class SandboxServer:
             request.page,
             request.fault,
             request.parent,
+            in_flight,
         )
         with self._lock:
             self._log.append(entry)

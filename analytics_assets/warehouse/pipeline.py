@@ -40,9 +40,20 @@ PERFORMANCE_CONFIG: dict[str, Any] = {
 (e.g. ``ANALYTICS_API__DATA_WRITER__DISABLE_COMPRESSION=false``)."""
 
 
-def configure_dlt(pipeline_name: str = API_NAME) -> None:
-    """Put ``PERFORMANCE_CONFIG`` into dlt's in-memory config, under ``pipeline_name``."""
-    for key, value in PERFORMANCE_CONFIG.items():
+DLT_PARALLEL_ITEMS = 20
+"""dlt's default cap on parallel items waiting for a worker."""
+
+
+def configure_dlt(max_concurrency: int, pipeline_name: str = API_NAME) -> None:
+    """Put ``PERFORMANCE_CONFIG`` into dlt's in-memory config, under ``pipeline_name``, and
+    size dlt's extract workers (the threads the ``parallelized`` resources run their requests
+    in, api/source.py) to ``max_concurrency`` requests in flight."""
+    config = {
+        **PERFORMANCE_CONFIG,
+        "extract.workers": max_concurrency,
+        "extract.max_parallel_items": max(DLT_PARALLEL_ITEMS, max_concurrency),
+    }
+    for key, value in config.items():
         dlt.config[f"{pipeline_name}.{key}"] = value
 
 
@@ -112,7 +123,7 @@ def analytics_pipeline(settings: Settings, workdir: Path) -> dlt.Pipeline:
             PostgreSQL DSN without a password, which dlt requires), before any API request.
     """
     os.environ.setdefault("DLT_DATA_DIR", str(settings.dlt_dir))
-    configure_dlt()
+    configure_dlt(settings.max_concurrency)
     try:
         pipeline = dlt.pipeline(
             pipeline_name=API_NAME,

@@ -1,5 +1,7 @@
 """RateLimiter: pacing to a rate, and waiting for the API's reset when its budget is spent."""
 
+import threading
+
 import pytest
 from pytest import approx
 
@@ -111,3 +113,84 @@ def test_short_waits_for_the_pace_are_not_logged() -> None:
     limiter.acquire()
 
     assert len(time.sleeps) == 1 and lines == []
+
+
+RESET = "1800000010"  # FakeTime's now + 10 s
+
+
+def test_the_budget_counts_the_other_requests_in_flight() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
+    for _ in range(3):
+        limiter.acquire()  # three in flight: the API may not have counted the other two yet
+
+    limiter.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": RESET})
+    limiter.release()
+    limiter.acquire()  # 3 - 2 others in flight: one more fits
+    assert time.sleeps == []
+    limiter.acquire()  # the budget is spent: wait for the reset
+
+    assert time.sleeps == approx([10 + RESET_MARGIN_S])
+
+
+def test_an_older_answer_arriving_late_does_not_raise_the_budget() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
+    limiter.acquire()
+    limiter.acquire()
+
+    limiter.observe({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": RESET})  # counted last
+    limiter.release()
+    limiter.observe({"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": RESET})  # counted first
+    limiter.release()
+    limiter.acquire()  # 1 - 1 other in flight when it was read: spent
+    assert time.sleeps == approx([10 + RESET_MARGIN_S])
+
+
+def test_after_the_reset_the_next_window_is_trusted_again() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
+    limiter.acquire()
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": RESET})
+    limiter.release()
+    limiter.acquire()  # waits for the reset
+    limiter.observe({"X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1800000070"})
+    limiter.release()
+
+    for _ in range(5):
+        limiter.acquire()
+
+    assert time.sleeps == approx([10 + RESET_MARGIN_S])
+
+
+def test_requests_waiting_for_a_reset_all_wait_for_it() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=lambda seconds: None)  # threads: no sleep
+    limiter.acquire()
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": RESET})
+    limiter.release()
+
+    limiter.acquire()
+    limiter.acquire()  # a second thread, while the first still waits: waits as long
+
+    assert limiter.waited_s == approx(2 * (10 + RESET_MARGIN_S))
+
+
+def test_while_the_budget_is_unknown_one_request_goes_first() -> None:
+    limiter = RateLimiter(None)
+    limiter.acquire()  # the run's first request: its answer tells the budget
+    second_started = threading.Event()
+
+    def second() -> None:
+        limiter.acquire()
+        second_started.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        assert not second_started.wait(0.3)  # held while the first has no answer
+        limiter.observe({"X-RateLimit-Remaining": "5", "X-RateLimit-Reset": RESET})
+        assert second_started.wait(10)
+    finally:
+        limiter.observe({})
+        thread.join(10)

@@ -59,6 +59,7 @@ def test_a_rate_limit_reset_far_ahead_fails_at_once_instead_of_sleeping(
     reset = str(math.ceil(time.time()) + 86_400)
     spent = Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
     server.inject("users", spent, page=1, times=3)  # every attempt of the step
+    configure(ANALYTICS_API_MAX_CONCURRENCY="1")  # users first (in flight: concurrent tests)
 
     started = time.monotonic()
     result = run_sync()
@@ -79,6 +80,7 @@ def test_a_reset_in_epoch_milliseconds_is_waited_for_and_logged(server: SandboxS
         Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset_s * 1000))}),
         page=1,
     )
+    configure(ANALYTICS_API_MAX_CONCURRENCY="1")  # users first (in flight: concurrent tests)
     wall_minus_monotonic = time.time() - time.monotonic()
     instance = dg.DagsterInstance.ephemeral()
 

@@ -148,6 +148,7 @@ def test_an_unreachable_api_is_retried_and_named_with_its_url() -> None:
     configure(ANALYTICS_API_BASE_URL=f"http://127.0.0.1:{port}/v1/")
     configure(ANALYTICS_API_KEY="k")
     configure(ANALYTICS_API_BACKOFF_FACTOR="0.01")
+    configure(ANALYTICS_API_MAX_CONCURRENCY="1")  # users is asked first
 
     result = run_sync()
 

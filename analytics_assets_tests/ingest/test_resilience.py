@@ -81,6 +81,7 @@ def test_a_429_without_retry_after_waits_for_x_ratelimit_reset(
 ) -> None:
     reset = math.ceil(time.time()) + 3  # later than the 2 s backoff would wait
     server.inject("users", Status(429, headers={"X-RateLimit-Reset": str(reset)}), page=1)
+    configure(ANALYTICS_API_MAX_CONCURRENCY="1")  # users first (in flight: concurrent tests)
 
     result = run_sync()
 

@@ -256,7 +256,7 @@ def test_progress_is_logged_per_resource(sandbox: SandboxServer) -> None:
     messages = [event.user_message for event in instance.all_logs(result.run_id)]
     assert (
         "sync finished: users 1 pages / 25 rows; leads 25 pages / 2,500 rows; "
+        "campaigns 1 pages / 40 rows; campaign_leads 56 pages / 3,000 rows; "
         "lead_statuses 1 pages / 8 rows; lead_fields 1 pages / 12 rows; tags 1 pages / 30 rows; "
-        "dnc_domains 2 pages / 150 rows; campaigns 1 pages / 40 rows; "
-        "campaign_leads 56 pages / 3,000 rows"
+        "dnc_domains 2 pages / 150 rows"
     ) in messages
