@@ -11,6 +11,7 @@ empty table.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,7 @@ class VanishedParents:
         self.redact = redact
         self.skipped: dict[str, list[str]] = {}
         self.answered: dict[str, int] = {}
+        self._lock = threading.Lock()  # the per-parent reads run concurrently
 
     def hook(self, table: Table) -> Callable[..., None]:
         """The ``response_actions`` entry of the child resource ``table``."""
@@ -48,12 +50,14 @@ class VanishedParents:
 
         def on_response(response: Response, *args: Any, **kwargs: Any) -> None:
             if 200 <= response.status_code < 300:
-                self.answered[table.name] = self.answered.get(table.name, 0) + 1
+                with self._lock:
+                    self.answered[table.name] = self.answered.get(table.name, 0) + 1
                 return
             if response.status_code != GONE:
                 return  # retried or raised as for any endpoint
             url = self.redact(response.url)
-            self.skipped.setdefault(table.name, []).append(url)
+            with self._lock:
+                self.skipped.setdefault(table.name, []).append(url)
             said = api_error_text(response, self.redact)
             self.warn(
                 f"{table.name}: GET {url} answered 404{f' ({said})' if said else ''}: the "

@@ -165,7 +165,7 @@ class ApiSession(requests.Session):
                 if deadline is not None and deadline.passed:  # spent waiting for the limiter
                     raise self._past_deadline(request)
                 hop = super().send(request, **kwargs)
-                self.limiter.observe(hop.headers)
+                self._observe(hop)
                 return hop
             finally:
                 self.limiter.release()
@@ -211,7 +211,7 @@ class ApiSession(requests.Session):
                     response.content  # noqa: B018 (read the body inside the deadline)
             except HTTPError as error:  # dlt's response hook raises for error statuses
                 if error.response is not None:
-                    self.limiter.observe(error.response.headers)
+                    self._observe(error.response)
                     _read_error_body(error.response)
                 raise
             except RequestException as error:
@@ -222,10 +222,19 @@ class ApiSession(requests.Session):
                 self._sending.active = False
             if deadline.expired:  # the socket was shut mid-body: what was read is cut short
                 raise self._past_deadline(request)
-        self.limiter.observe(response.headers)
+        self._observe(response)
         if 200 <= response.status_code < 300 and not kwargs.get("stream"):
             _parse_json_once(response, self._redact)
         return response
+
+    def _observe(self, response: Response) -> None:
+        """Tell the limiter the budget an answer gives; a 429 holds everyone back as long as
+        it asks (its ``Retry-After``, else the first backoff) when it names no budget."""
+        limited_for = None
+        if response.status_code == 429:
+            asked = server_wait(response, self._clock())
+            limited_for = asked[0] if asked else self.policy.backoff_factor
+        self.limiter.observe(response.headers, limited_for)
 
     def _past_deadline(self, request: PreparedRequest) -> ResponseDeadlineExceeded:
         return ResponseDeadlineExceeded(

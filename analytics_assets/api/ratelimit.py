@@ -134,20 +134,25 @@ class RateLimiter:
                 self._prober = None  # no answer (a connection error): another thread goes
             self._answered.notify_all()
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Read the API's budget from an answer's ``X-RateLimit-*`` headers (before ``release``)."""
+    def observe(self, headers: Mapping[str, str], limited_for: float | None = None) -> None:
+        """Read the API's budget from an answer's ``X-RateLimit-*`` headers (before ``release``).
+
+        Args:
+            headers: The answer's headers.
+            limited_for: For a 429, how long the API asked to wait (``Retry-After``, else the
+                first backoff): without budget headers it holds every request back as long.
+        """
+        now = self._clock()
+        remaining = _number(headers.get("X-RateLimit-Remaining"))
+        delay = reset_delay(headers.get("X-RateLimit-Reset"), now)
+        if (remaining is None or delay is None) and limited_for is not None:
+            remaining, delay = 0.0, limited_for  # spent, and no word on the budget: all wait
         with self._answered:
-            self._told = True
+            self._told = True  # the budget is told, or the API keeps none that it says
             self._prober = None
             self._answered.notify_all()
-        remaining = _number(headers.get("X-RateLimit-Remaining"))
-        if remaining is None:
-            return
-        now = self._clock()
-        delay = reset_delay(headers.get("X-RateLimit-Reset"), now)
-        if delay is None:
-            return
-        with self._lock:
+            if remaining is None or delay is None:
+                return
             reset_at = now + delay
             # The others in flight may not be counted in ``remaining`` yet.
             budget = max(0, math.floor(remaining) - max(0, self._in_flight - 1))

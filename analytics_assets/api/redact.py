@@ -13,21 +13,25 @@ UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]")
 """Characters a URL never percent-encodes."""
 
 
-def _pattern(secret: str) -> str:
-    """``secret`` as sent, or with any of its other characters percent-encoded (either case),
-    or ``+`` for a space."""
+def _pattern(secret: str, json_escapes: bool = True) -> str:
+    """``secret`` as sent, or with any of its characters escaped as JSON may write them
+    (``\\u002f``, ``\\/``: PHP's json_encode escapes every slash) and, for those a URL
+    encodes, percent-encoded (either case) or ``+`` for a space."""
     parts = []
     for char in secret:
-        if UNRESERVED.fullmatch(char):
-            parts.append(re.escape(char))
-            continue
-        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
-        options = [
-            re.escape(char),
-            "".join(
-                f"%(?i:{e[1:]})" for e in [encoded[i : i + 3] for i in range(0, len(encoded), 3)]
-            ),
-        ]
+        options = [re.escape(char)]
+        if json_escapes and ord(char) <= 0xFFFF:
+            options.append(rf"\\u(?i:{ord(char):04x})")
+        if json_escapes and char == "/":
+            options.append(r"\\/")
+        if not UNRESERVED.fullmatch(char):
+            encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
+            options.append(
+                "".join(
+                    f"%(?i:{e[1:]})"
+                    for e in [encoded[i : i + 3] for i in range(0, len(encoded), 3)]
+                )
+            )
         if char == " ":
             options.append(r"\+")
         parts.append(f"(?:{'|'.join(options)})")
@@ -35,27 +39,37 @@ def _pattern(secret: str) -> str:
 
 
 class Redactor:
-    """Replaces each secret, as sent or URL-encoded (in any case), by ``***`` in any text.
+    """Replaces each secret, as sent, JSON-escaped or URL-encoded (in any case), by ``***``.
 
     An API's error body may echo the key it was sent; that text reaches failures, the Dagster
     event log, alerts and the rejected-records table only through a ``Redactor``.
     """
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        patterns = []
-        for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-            pattern = _pattern(secret)
-            if len(secret) < SHORT:
-                pattern = rf"(?<![\w.~%-]){pattern}(?![\w.~-])"
-            patterns.append(pattern)
-        self._pattern = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+        ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._pattern = _compile(ordered, json_escapes=True)
+        self._unescaped = _compile(ordered, json_escapes=False)  # the fast first look
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
 
     def found_in(self, text: str) -> bool:
-        """Whether ``text`` holds a secret (as sent or URL-encoded)."""
-        return bool(self._pattern and self._pattern.search(text))
+        """Whether ``text`` holds a secret (as sent, JSON-escaped or URL-encoded)."""
+        if self._pattern is None or self._unescaped is None:
+            return False
+        if self._unescaped.search(text):
+            return True
+        return "\\" in text and bool(self._pattern.search(text))
+
+
+def _compile(secrets: list[str], json_escapes: bool) -> re.Pattern[str] | None:
+    patterns = []
+    for secret in secrets:
+        pattern = _pattern(secret, json_escapes)
+        if len(secret) < SHORT:
+            pattern = rf"(?<![\w.~%-]){pattern}(?![\w.~-])"
+        patterns.append(pattern)
+    return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
 
 
 NO_SECRETS = Redactor()

@@ -527,6 +527,20 @@ class PatchRecord(Fault):
         return page.with_body(body)
 
 
+@dataclass(frozen=True)
+class EscapeSlashes(Fault):
+    """The answer of ``inner`` (the normal one if None) with every ``/`` in its JSON written
+    ``\\/``, as PHP's json_encode does by default: the same data, other bytes. E.g.
+    ``EscapeSlashes(PatchRecord(1, ("email",), key))`` serves a record holding a key with a
+    slash that a search of the raw body for the key as sent would miss."""
+
+    inner: Fault | None = None
+
+    def apply(self, page: Page) -> Response:
+        response = self.inner.apply(page) if self.inner is not None else page.response
+        return dataclasses.replace(response, body=response.body.replace(b"/", b"\\/"))
+
+
 def _check_position(position: int) -> None:
     if position < 0:
         raise ValueError(f"position is 0-based, got {position}")

@@ -194,3 +194,15 @@ def test_while_the_budget_is_unknown_one_request_goes_first() -> None:
     finally:
         limiter.observe({})
         thread.join(10)
+
+
+def test_a_429_naming_no_budget_holds_every_request_back_as_long_as_it_asks() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=time.sleep)
+    limiter.acquire()
+    limiter.observe({"Retry-After": "2"}, limited_for=2.0)  # no X-RateLimit-* at all
+    limiter.release()
+
+    limiter.acquire()
+
+    assert time.sleeps == approx([2 + RESET_MARGIN_S])

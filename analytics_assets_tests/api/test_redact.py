@@ -1,4 +1,5 @@
-"""Redactor: the key masked as sent and URL-encoded; short keys only as whole tokens."""
+"""Redactor: the key masked as sent, JSON-escaped and URL-encoded; short keys only as whole
+tokens."""
 
 import pytest
 
@@ -12,6 +13,8 @@ from analytics_assets.api.redact import Redactor
         ("GET /v1/users?api_key=a%2Fb%2Bc%3Dd-123456&page=2", "GET /v1/users?api_key=***&page=2"),
         ("key=a%2Fb%2Bc%3Dd-123456", "key=***"),
         ("prefix-a/b+c=d-123456-suffix", "prefix-***-suffix"),  # long keys: masked anywhere
+        (r'{"note": "a\/b+c=d-123456"}', '{"note": "***"}'),  # JSON as PHP writes it
+        (r'{"note": "a\u002Fb\u002bc=d-1234\u0035\u0036"}', '{"note": "***"}'),
         ("nothing secret here", "nothing secret here"),
     ],
 )
@@ -29,3 +32,17 @@ def test_a_short_key_is_masked_as_a_token_without_garbling_words() -> None:
 
 def test_no_secret_changes_nothing() -> None:
     assert Redactor([None, ""])("a k b") == "a k b"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [r'{"a": "x a\/b+c=d-123456 y"}', r'{"a": "a\u002fb\u002Bc=d-123456"}', "a/b+c=d-123456"],
+)
+def test_the_key_is_found_in_a_body_however_json_escapes_it(body: str) -> None:
+    assert Redactor(["a/b+c=d-123456"]).found_in(body)
+
+
+def test_a_body_with_escapes_but_without_the_key_is_clean() -> None:
+    body = r'{"a": "a\/b+c=d-12345", "b": "caf\u00e9 \"quoted\""}'  # the key's last digit missing
+
+    assert not Redactor(["a/b+c=d-123456"]).found_in(body)

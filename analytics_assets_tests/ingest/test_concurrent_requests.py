@@ -113,3 +113,22 @@ def test_a_bad_record_of_one_campaign_is_set_aside_while_the_others_load(
     assert rejected == [
         ("campaign_leads", f"{server.base_url}campaigns/{parent}/leads", 1, 0, None)
     ]
+
+
+def test_a_429_naming_no_budget_holds_the_other_requests_back(
+    serve: Serve, warehouse: Path
+) -> None:
+    server = serve(latency_s=LATENCY_S, campaigns=CAMPAIGNS)  # no rate limit: no budget headers
+    configure(ANALYTICS_API_MAX_CONCURRENCY="8")
+    server.inject("leads", Status(429, headers={"Retry-After": "2"}), page=2)
+
+    result = run_sync()
+
+    assert result.success, step_failure(result)
+    log = server.request_log
+    limited = [entry for entry in log if entry.status == 429]
+    assert [(entry.resource, entry.page) for entry in limited] == [("leads", 2)]
+    # Requests already in flight arrive at once; none starts until Retry-After has passed.
+    held = [entry for entry in log if limited[0].time + 0.5 < entry.time < limited[0].time + 1.9]
+    assert held == []
+    assert_all_loaded(server, warehouse)

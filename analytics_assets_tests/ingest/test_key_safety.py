@@ -12,7 +12,9 @@ import pytest
 
 from analytics_assets.sandbox import (
     ErrorEnvelope,
+    EscapeSlashes,
     ForeignNextPage,
+    PatchRecord,
     Redirect,
     SandboxConfig,
     SandboxServer,
@@ -27,6 +29,7 @@ from analytics_assets_tests.conftest import (
     query,
     run_sync,
     step_failure,
+    use_api,
 )
 from analytics_assets_tests.expected import expected_rows, select_declared
 
@@ -149,3 +152,55 @@ def test_an_error_envelope_in_a_200_names_the_apis_words(server: SandboxServer) 
         f"leads: GET {server.base_url}leads answered 200 with status 'error' "
         "(An error occurred while listing leads.)"
     ) in step_failure(result)
+
+
+SLASHED_KEY = "sk/live+Ab12/Cd34-test"
+"""A key with slashes: PHP's json_encode writes them ``\\/``, so the body never holds it as sent."""
+
+
+@pytest.mark.parametrize(
+    ("resource", "field"), [("leads", "email"), ("campaign_leads", "mailbox_id")]
+)
+def test_a_record_holding_the_key_json_escaped_is_set_aside(
+    warehouse: Path, resource: str, field: str
+) -> None:
+    config = SandboxConfig(api_key=SLASHED_KEY, leads=300, campaigns=6)
+    with SandboxServer(config) as server:
+        use_api(server, key=SLASHED_KEY)
+        parent = None
+        if resource == "campaign_leads":
+            parent = next(
+                c["id"] for c in server.records("campaigns") if server.records(resource, c["id"])
+            )
+        patch = PatchRecord(1, (field,), SLASHED_KEY)
+        server.inject(resource, EscapeSlashes(patch), page=1, parent=parent)
+
+        result = run_sync()
+
+    assert result.is_node_success("analytics_api_raw"), step_failure(result)
+    rejected = query(
+        warehouse, "SELECT resource, page, position, reason FROM analytics_api.rejected_records"
+    )
+    assert rejected == [
+        (
+            resource,
+            1,
+            1,
+            "it holds the API key (masked here); the warehouse never stores the key",
+        )
+    ]
+    assert _tables_holding(warehouse, SLASHED_KEY) == []
+
+
+def _tables_holding(warehouse: Path, needle: str) -> list[str]:
+    """Every table of the warehouse whose rows, as text, hold ``needle``."""
+    tables = query(
+        warehouse,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_type = 'BASE TABLE'",
+    )
+    return [
+        f"{schema}.{table}"
+        for schema, table in tables
+        if needle in str(query(warehouse, f'SELECT * FROM "{schema}"."{table}"'))
+    ]
