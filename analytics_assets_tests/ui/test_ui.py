@@ -410,6 +410,7 @@ def test_the_api_and_warehouse_resources_show_their_fields_and_variables(
         "timeout_s",
         "max_wait_s",
         "requests_per_minute",
+        "max_concurrency",
         "leads_overlap_s",
     }
     configured = {v["key"]: (v["type"], v["value"]) for v in details["api"]["configuredValues"]}
