@@ -95,8 +95,6 @@ class RateLimiter:
                 # one thread's request goes first and its answer tells the budget. Bounded:
                 # that request ends within its deadline and then notifies.
                 self._answered.wait()
-            if not self._told:
-                self._prober = me
             now = self._clock()
             blocked_until = self._blocked_until
             if self._budget == 0:  # spent: nothing starts before the window resets
@@ -109,6 +107,8 @@ class RateLimiter:
                     f"{self.max_wait_s:g} s cap (ANALYTICS_API_MAX_WAIT_S); run again later"
                 )
             self._blocked_until = blocked_until
+            if not self._told:
+                self._prober = me  # after the cap's check: a raise must leave no prober behind
             if self._budget == 0:
                 self._budget = None  # the next window's first answer tells its budget
                 self._told, self._prober = False, me

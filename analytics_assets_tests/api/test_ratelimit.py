@@ -206,3 +206,26 @@ def test_a_429_naming_no_budget_holds_every_request_back_as_long_as_it_asks() ->
     limiter.acquire()
 
     assert time.sleeps == approx([2 + RESET_MARGIN_S])
+
+
+def test_a_wait_beyond_the_cap_leaves_the_others_free_to_ask() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, max_wait_s=60, clock=time.clock, sleep=time.sleep)
+    limiter.acquire()
+    limiter.observe({"Retry-After": "3600"}, limited_for=3600.0)
+    limiter.release()
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(1_800_000_000 + 3600)})
+    with pytest.raises(WaitTooLong):
+        limiter.acquire()  # a first request of the next window, refused before it is sent
+    other_raised = threading.Event()
+
+    def other() -> None:
+        try:
+            limiter.acquire()
+        except WaitTooLong:
+            other_raised.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(10)
+    assert other_raised.is_set()  # told at once too, not left waiting for an answer
