@@ -124,7 +124,11 @@ class RateLimiter:
             why = "the API's rate-limit window to reset" if blocked > 0 else "the request pace"
             self._log(f"rate limit: waiting {wait:.1f} s for {why}")
         self.waited_s += wait
-        self._sleep(wait)
+        try:
+            self._sleep(wait)
+        except BaseException:  # the caller never sends, so never releases: do it here
+            self.release()
+            raise
 
     def release(self) -> None:
         """The request of an ``acquire`` has its answer (or failed)."""
@@ -148,9 +152,13 @@ class RateLimiter:
         if (remaining is None or delay is None) and limited_for is not None:
             remaining, delay = 0.0, limited_for  # spent, and no word on the budget: all wait
         with self._answered:
-            self._told = True  # the budget is told, or the API keeps none that it says
-            self._prober = None
-            self._answered.notify_all()
+            budget_told = remaining is not None and delay is not None
+            if budget_told or self._prober in (None, threading.get_ident()):
+                # The budget is told, or the first request's answer shows the API tells none;
+                # another answer without it (a 502 from a gateway) says nothing on the budget.
+                self._told = True
+                self._prober = None
+                self._answered.notify_all()
             if remaining is None or delay is None:
                 return
             reset_at = now + delay

@@ -20,10 +20,8 @@ def _pattern(secret: str, json_escapes: bool = True) -> str:
     parts = []
     for char in secret:
         options = [re.escape(char)]
-        if json_escapes and ord(char) <= 0xFFFF:
-            options.append(rf"\\u(?i:{ord(char):04x})")
-        if json_escapes and char == "/":
-            options.append(r"\\/")
+        if json_escapes:
+            options += _json_escapes(char)
         if not UNRESERVED.fullmatch(char):
             encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
             options.append(
@@ -60,6 +58,18 @@ class Redactor:
         if self._unescaped.search(text):
             return True
         return "\\" in text and bool(self._pattern.search(text))
+
+
+def _json_escapes(char: str) -> list[str]:
+    """Patterns of the ways JSON may write ``char``: ``\\uXXXX`` (a surrogate pair beyond
+    U+FFFF), and the short escapes of ``/``, ``"`` and the backslash."""
+    units = char.encode("utf-16-be")
+    code_units = [int.from_bytes(units[i : i + 2], "big") for i in range(0, len(units), 2)]
+    options = ["".join(rf"\\u(?i:{unit:04x})" for unit in code_units)]
+    short = {"/": r"\\/", '"': r'\\"', "\\": r"\\\\"}.get(char)
+    if short:
+        options.append(short)
+    return options
 
 
 def _compile(secrets: list[str], json_escapes: bool) -> re.Pattern[str] | None:

@@ -229,3 +229,54 @@ def test_a_wait_beyond_the_cap_leaves_the_others_free_to_ask() -> None:
     thread.start()
     thread.join(10)
     assert other_raised.is_set()  # told at once too, not left waiting for an answer
+
+
+def test_an_answer_naming_no_budget_does_not_end_the_first_request_of_a_window() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(None, clock=time.clock, sleep=lambda seconds: None)
+    limiter.acquire()
+    limiter.observe({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": RESET})
+    limiter.acquire()  # the window's last request, still in flight
+    prober = threading.Thread(target=limiter.acquire)  # spent: goes first in the next window
+    prober.start()
+    prober.join(10)
+    waiter_started = threading.Event()
+
+    def waiter() -> None:
+        limiter.acquire()
+        waiter_started.set()
+
+    limiter.observe({})  # the request in flight gets a gateway's 502: nothing on the budget
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    try:
+        assert not waiter_started.wait(0.3)  # still waiting for the first answer of the window
+        limiter.observe({"X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1800000070"})
+        assert waiter_started.wait(10)
+    finally:
+        limiter.observe({"X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1800000070"})
+        thread.join(10)
+
+
+def test_a_wait_cut_short_gives_its_place_back() -> None:
+    time = FakeTime()
+    sleeps: list[float] = []
+
+    def interrupted_once(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            raise KeyboardInterrupt
+
+    limiter = RateLimiter(None, clock=time.clock, sleep=interrupted_once)
+    limiter.acquire()
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": RESET})
+    limiter.release()
+    with pytest.raises(KeyboardInterrupt):
+        limiter.acquire()  # the next window's first request, interrupted while waiting for it
+    other = threading.Thread(target=limiter.acquire)  # budget unknown: goes first now
+
+    other.start()
+    other.join(10)
+
+    assert not other.is_alive()
+    assert sleeps == approx([10 + RESET_MARGIN_S] * 2)  # both waited for the reset

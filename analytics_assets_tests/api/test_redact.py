@@ -1,6 +1,8 @@
 """Redactor: the key masked as sent, JSON-escaped and URL-encoded; short keys only as whole
 tokens."""
 
+import json
+
 import pytest
 
 from analytics_assets.api.redact import Redactor
@@ -46,3 +48,13 @@ def test_a_body_with_escapes_but_without_the_key_is_clean() -> None:
     body = r'{"a": "a\/b+c=d-12345", "b": "caf\u00e9 \"quoted\""}'  # the key's last digit missing
 
     assert not Redactor(["a/b+c=d-123456"]).found_in(body)
+
+
+@pytest.mark.parametrize(
+    "key", ['sk"live"Ab12Cd34', "sk\\live\\Ab12Cd34", "sk\U0001f600liveAb12Cd34"]
+)
+def test_a_key_with_characters_json_always_escapes_is_found_and_masked(key: str) -> None:
+    body = json.dumps({"note": f"x {key} y"})  # \", \\ and a surrogate pair
+
+    assert Redactor([key]).found_in(body)
+    assert Redactor([key])(body) == '{"note": "x *** y"}'
