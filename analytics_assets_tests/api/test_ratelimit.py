@@ -237,9 +237,17 @@ def test_an_answer_naming_no_budget_does_not_end_the_first_request_of_a_window()
     limiter.acquire()
     limiter.observe({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": RESET})
     limiter.acquire()  # the window's last request, still in flight
-    prober = threading.Thread(target=limiter.acquire)  # spent: goes first in the next window
+    probing, answered = threading.Event(), threading.Event()
+
+    def first_of_next_window() -> None:  # spent: goes first in the next window, and stays
+        limiter.acquire()  # alive (a thread's id may be reused once it ends)
+        probing.set()
+        answered.wait(10)
+        limiter.release()
+
+    prober = threading.Thread(target=first_of_next_window)
     prober.start()
-    prober.join(10)
+    assert probing.wait(10)
     waiter_started = threading.Event()
 
     def waiter() -> None:
@@ -255,7 +263,9 @@ def test_an_answer_naming_no_budget_does_not_end_the_first_request_of_a_window()
         assert waiter_started.wait(10)
     finally:
         limiter.observe({"X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1800000070"})
+        answered.set()
         thread.join(10)
+        prober.join(10)
 
 
 def test_a_wait_cut_short_gives_its_place_back() -> None:
