@@ -25,7 +25,7 @@ def seed_config(base_url: str) -> dict[str, Any]:
     """The seed's config, literally, with ``NextPagePaginator`` instead of ``cursor``."""
     from analytics_assets.api.paginator import NextPagePaginator
     from analytics_assets.api.source import column_hints
-    from analytics_assets.schema import TABLES
+    from analytics_assets.schema import SEED_TABLES
 
     return {
         "client": {
@@ -48,7 +48,7 @@ def seed_config(base_url: str) -> dict[str, Any]:
                 },
                 "columns": column_hints(table),
             }
-            for table in TABLES
+            for table in SEED_TABLES
         ],
     }
 
