@@ -14,7 +14,7 @@ normal path treats them exactly as before: variant columns, new columns, coercio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from dlt.extract.items_transform import ItemTransform
 from requests import Response
 
+from analytics_assets.api.paginator import PageScreen
 from analytics_assets.api.records import (
     SET_ASIDE_NOTE,
     RejectedRecords,
@@ -240,7 +241,7 @@ def set_aside(
 
 def page_screen(
     table: Table, rejected: RejectedRecords, redact: Redactor = NO_SECRETS
-) -> Callable[[list[Any], Response, int], str | None]:
+) -> PageScreen:
     """``PagesAsArrow``'s record path as a function of one page, for a paginator to call on
     each page of a per-parent read (``NextPagePaginator(screen=)``): dlt reads those in
     parallel and hands on each parent's records flattened, no longer as pages. A closure, so
