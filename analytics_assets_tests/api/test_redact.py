@@ -58,3 +58,19 @@ def test_a_key_with_characters_json_always_escapes_is_found_and_masked(key: str)
 
     assert Redactor([key]).found_in(body)
     assert Redactor([key])(body) == '{"note": "x *** y"}'
+
+
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        ("sandbox-key-0123", "x SANDBOX-KEY-0123 y"),  # another letter case
+        ("a/b+c=d-123456", "key=A%2Fb%2bC%3dD-123456"),  # URL-encoded, either case
+        ("/+=/", "v=%2F%2B%3D%2F"),  # no character a URL leaves as is: no anchor to look for
+        ("two words-here", "q=two+words-here"),
+    ],
+)
+def test_the_quick_look_before_the_pattern_misses_no_form_of_the_key(key: str, body: str) -> None:
+    redact = Redactor(["other-secret-9999", key])
+
+    assert redact.found_in(body)
+    assert not redact.found_in(body.replace("2", "7").replace("e", "x"))
