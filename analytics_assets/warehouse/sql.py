@@ -138,15 +138,29 @@ class Warehouse:
 def open_warehouse(
     settings: Settings, log: Callable[[str], None] | None = None
 ) -> Iterator[Warehouse]:
-    """A ``Warehouse`` over the raw dataset the settings point at (``log``: a wait for it)."""
-    wait_for_warehouse(settings, log)
+    """A ``Warehouse`` over the raw dataset the settings point at (``log``: a wait for it).
+
+    It opens the warehouse at once and waits (``wait_for_warehouse``) only if another process
+    holds it: a check or model step opens one session, and probing first cost as much again.
+    """
     with ExitStack() as stack:
         pipeline = analytics_pipeline(settings, stack.enter_context(private_workdir(settings)))
         try:
             client = stack.enter_context(pipeline.sql_client())
         except Exception as error:
-            conflict = describe_lock_conflict(error)
-            if conflict is None:
+            # Waits out another process's hold; names a path that is no DuckDB file.
+            wait_for_warehouse(settings, log)
+            if describe_lock_conflict(error) is None:
                 raise
-            raise WarehouseInUseError(conflict) from error
+            client = _connect_after_wait(stack, pipeline)
         yield Warehouse.of(pipeline, client)
+
+
+def _connect_after_wait(stack: ExitStack, pipeline: dlt.Pipeline) -> SqlClientBase[Any]:
+    try:
+        return stack.enter_context(pipeline.sql_client())
+    except Exception as error:
+        conflict = describe_lock_conflict(error)
+        if conflict is None:
+            raise
+        raise WarehouseInUseError(conflict) from error
