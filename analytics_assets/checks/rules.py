@@ -182,8 +182,9 @@ def _duplicates(
 def _primary_key(scope: Scope) -> Finding:
     """Unique and not null in the table, and unique in its latest sync's load.
 
-    dlt's merge keeps one row per id, so a duplicate the API served (the same id on two pages,
-    which can hide a skipped record) is only visible in the staging copy of the load.
+    The sync keeps one row per id (warehouse/repeats.py), so a duplicate the API served (the
+    same id on two pages, which can hide a skipped record) is only visible in the staging copy
+    of the load.
     """
     warehouse, table = scope.warehouse, scope.table
     if not warehouse.columns(table.name):

@@ -50,6 +50,7 @@ from analytics_assets.warehouse.pipeline import (
     load_rejected,
     private_workdir,
 )
+from analytics_assets.warehouse.repeats import remove_repeated_rows
 from analytics_assets.warehouse.resource import WarehouseResource
 
 
@@ -214,6 +215,9 @@ def _sync(
             )
         )
         read = ReadLoads(started, _load_ids(pipeline))  # before the rejected records' load
+        repeats = remove_repeated_rows(pipeline, tables, read.load_ids)
+        for name, count in repeats.items():
+            warn(f"{name}: {count:,} row(s) repeated an id of the same read; one row per id kept")
         first_answers.raise_if_refused()  # a guard: the extract step raises this already
         if rejected.rows:
             load_rejected(pipeline, rejected.for_run(context.run_id))
@@ -227,7 +231,7 @@ def _sync(
             context.log, pipeline, tables, config, incomplete, rejected, vanished, read
         )
     for result in results:
-        yield _with_completeness(result, incomplete, rejected, vanished, redact, deletions)
+        yield _with_completeness(result, incomplete, rejected, vanished, redact, deletions, repeats)
     context.log.info(f"sync finished: {progress.describe()}")
 
 
@@ -364,15 +368,22 @@ def _with_completeness(
     vanished: VanishedParents,
     redact: Callable[[str], str],
     deletions: Mapping[str, Mapping[str, dg.MetadataValue]],
+    repeats: Mapping[str, int],
 ) -> dg.MaterializeResult:
-    """``result`` plus whether its table's read is known complete, and if not, why."""
+    """``result`` plus whether its table's read is known complete, and if not, why; its row
+    count less the repeated rows removed after dagster-dlt counted them."""
     key = result.asset_key
     name = key.path[-1] if key else ""
     reasons = incomplete.get(name, [])
+    metadata = dict(result.metadata or {})
+    counted = metadata.get("dagster/row_count")
+    if isinstance(counted, dg.IntMetadataValue) and counted.value is not None:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(counted.value - repeats.get(name, 0))
     return dg.MaterializeResult(
         asset_key=key,
         metadata={
-            **(result.metadata or {}),
+            **metadata,
+            "repeated_rows_removed": dg.MetadataValue.int(repeats.get(name, 0)),
             "read_complete": not reasons,
             "incomplete_reasons": dg.MetadataValue.text(redact("\n".join(reasons)) or "none"),
             REJECTED_TABLE: dg.MetadataValue.int(rejected.count(name)),

@@ -38,7 +38,14 @@ def test_the_config_keeps_the_seeds_shape() -> None:
         "api_key": "k",
         "location": "header",
     }
-    assert config["resource_defaults"] == {"primary_key": "id", "write_disposition": "merge"}
+    assert config["resource_defaults"] == {
+        "primary_key": "id",
+        "write_disposition": {
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            "deduplicated": True,
+        },
+    }
     resources = {resource["name"]: resource for resource in config["resources"]}
     assert list(resources) == [table.name for table in TABLES if table.window is None]
     assert resources["users"]["endpoint"]["path"] == "/users"

@@ -285,7 +285,14 @@ def test_the_same_record_on_two_pages_is_merged_once_and_reported(
     }
     assert not checks["primary_key"].passed
     assert checks["primary_key"].metadata["duplicate_ids_in_last_load"].value == 1
+    assert checks["primary_key"].metadata["duplicate_ids_in_table"].value == 0
     assert checks["primary_key"].metadata["sample_ids"].value == [duplicate]
+    [leads] = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == "leads"
+    ]
+    metadata = leads.materialization.metadata
+    assert metadata["repeated_rows_removed"].value == 1
+    assert metadata["dagster/row_count"].value == len(server.records("leads"))
 
 
 def test_a_rate_limited_api_is_paced_without_a_single_429(warehouse: Path) -> None:

@@ -14,7 +14,7 @@ from analytics_assets.checks.assets import CHECK_SPECS
 from analytics_assets.ingest.specs import raw_asset_key
 from analytics_assets.models.catalog import CAMPAIGN_FUNNEL, CAMPAIGN_PERFORMANCE, OWNER_PIPELINE
 from analytics_assets.models.model import Model
-from analytics_assets.sandbox import SandboxConfig, SandboxServer
+from analytics_assets.sandbox import DuplicateRecord, SandboxConfig, SandboxServer
 from analytics_assets.schema import ACTIVITY_TABLES, LEADS, SYNC_TABLES, Table
 from analytics_assets.settings import PROJECT_DIR
 from analytics_assets.warehouse.sql import SQL_TYPES
@@ -135,6 +135,29 @@ def test_a_blocking_check_fails_on_postgres_and_holds_the_models_back(postgres: 
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analytics_models'"
     )
     assert tables == [(CAMPAIGN_FUNNEL.name,)]  # the one model reading no users
+
+
+def test_a_record_served_twice_is_loaded_once_on_postgres(postgres: Query) -> None:
+    with SandboxServer(SandboxConfig(api_key=TEST_KEY, leads=300)) as server:
+        use_api(server)
+        server.inject("leads", DuplicateRecord(), page=3)  # page 2's first lead, again
+
+        result = run_sync()
+
+        rows = postgres(select_declared(LEADS))
+        assert len(rows) == 300
+        assert set(rows) == expected_rows(server, LEADS)
+        [leads] = [
+            event.materialization
+            for event in result.get_asset_materialization_events()
+            if event.asset_key == raw_asset_key(LEADS)
+        ]
+        assert leads.metadata["repeated_rows_removed"].value == 1
+        assert leads.metadata["dagster/row_count"].value == 300
+        [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        assert failed.asset_check_key.to_user_string() == "analytics_api/leads:primary_key"
+        assert failed.metadata["duplicate_ids_in_table"].value == 0
+        assert failed.metadata["duplicate_ids_in_last_load"].value == 1  # what the API did
 
 
 def test_asset_kinds_name_the_configured_destination() -> None:
