@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 FEATURES: tuple[str, ...] = (
     "uncompressed",  # dlt writes extracted files without gzip
     "compiled_selector",  # the data selector is parsed once, not per page
     "fast_http",  # orjson (proxy settings read once per host: dropped with dlt's private names)
     "arrow",  # pages matching the schema go to dlt as Arrow tables
+    "no_dedup_pass",  # dlt's merge without its de-duplication pass (warehouse/repeats.py)
+    "memory_settings",  # DuckDB's memory_limit and friends, Arrow on the system allocator
 )
 """In the order they were applied; the ablation enables them cumulatively."""
 
-EXPERIMENTS: tuple[str, ...] = (
-    "parallel",  # parallelized resources: the next page is fetched while dlt works
-    "no_dedup",  # tell dlt's merge the staging data is deduplicated (no ROW_NUMBER pass)
-)
-"""Tried on top of all features and not kept (no measurable gain)."""
+EXPERIMENTS: tuple[str, ...] = ()
+"""Tried on top of all features and not kept (none at the moment: requests in flight, once
+one, became the default with issue #12)."""
 
 
 def _uncompressed() -> None:
@@ -54,32 +53,20 @@ def _arrow() -> None:
     arrow_pages.PagesAsArrow.to_arrow = lambda self, records: None  # type: ignore[method-assign]
 
 
-def _parallel() -> None:
-    from analytics_assets.api import source
-
-    seed_config = source.seed_config
-
-    def parallelized(*args: Any, **kwargs: Any) -> Any:
-        config = seed_config(*args, **kwargs)
-        config["resource_defaults"]["parallelized"] = True
-        return config
-
-    source.seed_config = parallelized  # type: ignore[assignment]
-
-
-def _no_dedup() -> None:
+def _no_dedup_pass() -> None:
     from analytics_assets.api import source
     from analytics_assets.ingest import assets
 
-    make_source = source.analytics_api_source
+    # dlt's plain merge, with its pass over the staged rows, and nothing removed afterwards
+    source.MERGE_WITHOUT_DEDUP = "merge"  # type: ignore[assignment]
+    assets.remove_repeated_rows = lambda *args: {}  # type: ignore[assignment]
 
-    def deduplicated(*args: Any, **kwargs: Any) -> Any:
-        dlt_source = make_source(*args, **kwargs)
-        for resource in dlt_source.resources.values():
-            resource.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})
-        return dlt_source
 
-    assets.analytics_api_source = deduplicated  # type: ignore[assignment]
+def _memory_settings() -> None:
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "mimalloc"  # Arrow's own default, before any use
+    from analytics_assets.warehouse import pipeline
+
+    pipeline.DUCKDB_CONFIG = {}  # DuckDB's own defaults
 
 
 DISABLE: dict[str, Callable[[], None]] = {
@@ -87,8 +74,10 @@ DISABLE: dict[str, Callable[[], None]] = {
     "compiled_selector": _compiled_selector,
     "fast_http": _fast_http,
     "arrow": _arrow,
+    "no_dedup_pass": _no_dedup_pass,
+    "memory_settings": _memory_settings,
 }
-ENABLE: dict[str, Callable[[], None]] = {"parallel": _parallel, "no_dedup": _no_dedup}
+ENABLE: dict[str, Callable[[], None]] = {}
 
 
 def disable(features: list[str]) -> None:

@@ -47,8 +47,9 @@ class Plan:
     import_repeats: int
     users: int = 25
     campaigns: int = 40
-    capped_memory_limit: str | None = None
-    """Also run the project once with DuckDB's memory_limit at this (memory against speed)."""
+    compare_memory_defaults: bool = False
+    """Also run the project once as before issue #12's memory work: dlt's merge pass, DuckDB's
+    and Arrow's memory defaults (features ``no_dedup_pass`` and ``memory_settings`` off)."""
     requests_leads: int = 20_000
     requests_campaigns: int = 200
     backfill_days: int = 30
@@ -79,6 +80,6 @@ FULL = Plan(
     rate=RatePlan(leads=35_000, limit=120, window_s=60.0),
     incremental_leads=100_000,
     import_repeats=7,
-    capped_memory_limit="256MB",
+    compare_memory_defaults=True,
 )
 PLANS = {plan.name: plan for plan in (QUICK, FULL)}

@@ -7,7 +7,6 @@ child process against the sandbox in another process; results go to ``benchmarks
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -32,14 +31,14 @@ def _log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-DUCKDB_GLOBAL_CONFIG = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
-"""dlt's own setting of DuckDB's global config: how a user caps its memory, no code needed."""
-
-
 def _contender(
-    name: str, base_url: str, workdir: Path | None, env: dict[str, str] | None = None
+    name: str,
+    base_url: str,
+    workdir: Path | None,
+    env: dict[str, str] | None = None,
+    extra: list[str] | None = None,
 ) -> ChildResult:
-    args = ["--base-url", base_url]
+    args = ["--base-url", base_url, *(extra or [])]
     if workdir is not None:
         args += ["--workdir", str(workdir)]
     result = run_child(name, f"benchmarks.{name}", args, LOGS / f"{name}.log", env)
@@ -54,7 +53,7 @@ def measure_leads(plan: Plan, leads: int, scratch: Path, seed: bool = True) -> d
     runs: dict[str, list[ChildResult]] = {
         "floor": [],
         "project": [],
-        "project_capped": [],
+        "project_defaults": [],
         "seed_default": [],
     }
     with sandbox_process(leads, plan.users, plan.campaigns) as sandbox:
@@ -67,10 +66,16 @@ def measure_leads(plan: Plan, leads: int, scratch: Path, seed: bool = True) -> d
             runs["floor"].append(_contender("floor", sandbox.base_url, None))
             workdir = scratch / f"project-{leads}-{repeat}"
             runs["project"].append(_contender("project", sandbox.base_url, workdir))
-        if plan.capped_memory_limit:
-            env = {DUCKDB_GLOBAL_CONFIG: json.dumps({"memory_limit": plan.capped_memory_limit})}
-            workdir = scratch / f"capped-{leads}"
-            runs["project_capped"].append(_contender("project", sandbox.base_url, workdir, env))
+        if plan.compare_memory_defaults:
+            workdir = scratch / f"defaults-{leads}"
+            runs["project_defaults"].append(
+                _contender(
+                    "project",
+                    sandbox.base_url,
+                    workdir,
+                    extra=["--disable", "no_dedup_pass,memory_settings"],
+                )
+            )
         if seed and leads <= plan.seed_max_leads:
             for repeat in range(plan.seed_repeats):
                 workdir = scratch / f"seed-{leads}-{repeat}"

@@ -40,14 +40,26 @@ PERFORMANCE_CONFIG: dict[str, Any] = {
 (e.g. ``ANALYTICS_API__DATA_WRITER__DISABLE_COMPRESSION=false``)."""
 
 
+DUCKDB_CONFIG: dict[str, Any] = {
+    # DuckDB's default takes up to 80 % of the machine's memory for its buffers. With the merge's
+    # de-duplication pass gone (warehouse/repeats.py) no step of a sync needs more than this:
+    # a 1M-lead load stays as fast, and what outgrows it (a model's join) spills to disk.
+    "memory_limit": "100MB",
+    "preserve_insertion_order": False,  # lets a load stream instead of buffering row order
+    "allocator_flush_threshold": "16MB",  # hands freed memory back to the system sooner
+}
+"""DuckDB settings of every session dlt opens (loads, checks, models). Not pipeline-scoped, so
+that dlt's own ``DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG`` replaces them all."""
+
+
 DLT_PARALLEL_ITEMS = 20
 """dlt's default cap on parallel items waiting for a worker."""
 
 
 def configure_dlt(max_concurrency: int, pipeline_name: str = API_NAME) -> None:
-    """Put ``PERFORMANCE_CONFIG`` into dlt's in-memory config, under ``pipeline_name``, and
-    size dlt's extract workers (the threads the ``parallelized`` resources run their requests
-    in, api/source.py) to ``max_concurrency`` requests in flight."""
+    """Put ``PERFORMANCE_CONFIG`` into dlt's in-memory config, under ``pipeline_name``, size
+    dlt's extract workers (the threads the ``parallelized`` resources run their requests in,
+    api/source.py) to ``max_concurrency`` requests in flight, and set ``DUCKDB_CONFIG``."""
     config = {
         **PERFORMANCE_CONFIG,
         "extract.workers": max_concurrency,
@@ -55,6 +67,7 @@ def configure_dlt(max_concurrency: int, pipeline_name: str = API_NAME) -> None:
     }
     for key, value in config.items():
         dlt.config[f"{pipeline_name}.{key}"] = value
+    dlt.config["destination.duckdb.credentials.global_config"] = DUCKDB_CONFIG
 
 
 def _writable_dir(path: Path, variable: str) -> None:

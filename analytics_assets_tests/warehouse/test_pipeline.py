@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from analytics_assets.settings import Settings
-from analytics_assets.warehouse.pipeline import STALE_WORKDIR_S, private_workdir
+from analytics_assets.warehouse.pipeline import DUCKDB_CONFIG, STALE_WORKDIR_S, private_workdir
+from analytics_assets.warehouse.sql import open_warehouse
+from analytics_assets_tests.conftest import settings_for_test
 
 
 def test_a_workdir_is_removed_after_use_and_a_dead_runs_after_two_days(tmp_path: Path) -> None:
@@ -26,3 +32,35 @@ def test_a_workdir_is_removed_after_use_and_a_dead_runs_after_two_days(tmp_path:
         ]
 
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["running-run"]
+
+
+def _duckdb_settings() -> tuple[object, ...]:
+    with open_warehouse(settings_for_test()) as warehouse:
+        return warehouse.rows(
+            "SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+        )[0]
+
+
+def test_warehouse_sessions_cap_duckdb_memory_unless_dlt_config_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert DUCKDB_CONFIG["memory_limit"] == "100MB"
+    assert _duckdb_settings() == ("95.3 MiB", False)  # DuckDB shows 100 MB in MiB
+
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "1GB"}')
+
+    assert _duckdb_settings() == ("953.6 MiB", True)  # all of DUCKDB_CONFIG replaced
+
+
+@pytest.mark.parametrize(("variable", "backend"), [(None, "system"), ("mimalloc", "mimalloc")])
+def test_arrow_allocates_through_the_system_allocator_unless_told_otherwise(
+    variable: str | None, backend: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if variable:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = variable
+    code = "import analytics_assets, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+    assert done.stdout.strip() == backend, done.stderr
