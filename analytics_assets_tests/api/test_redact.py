@@ -74,3 +74,10 @@ def test_the_quick_look_before_the_pattern_misses_no_form_of_the_key(key: str, b
 
     assert redact.found_in(body)
     assert not redact.found_in(body.replace("2", "7").replace("e", "x"))
+
+
+@pytest.mark.parametrize("body", ["x teſt-key-0123 y", "x TEST-KEY-0123 y", "x test-key-0\u0131 y"])
+def test_letters_the_pattern_folds_beyond_ascii_are_not_missed(body: str) -> None:
+    redact = Redactor(["test-key-0123", "test-key-0i"])
+
+    assert redact.found_in(body)
