@@ -330,18 +330,26 @@ def _absolute(reference: str, page_url: str) -> str:
 HASH_RANGES = 16
 """``repeated_values`` looks at one range of hash values at a time: Arrow's ``unique`` over
 1M values at once held 60 MB, a sixteenth of them about 8 MB."""
+ONE_PASS_MAX = 65_536
+"""Up to this many values (half a megabyte) one pass: most reads, e.g. each campaign's, are
+small, and sixteen passes cost them about 80 Arrow calls."""
 
 
-def repeated_values(values: pa.Int64Array) -> pa.Int64Array:
-    """The values that occur more than once in ``values``, each once."""
+def repeated_values(values: pa.Int64Array, ranges: int | None = None) -> pa.Int64Array:
+    """The values that occur more than once in ``values``, each once, looking at ``ranges``
+    ranges of values one after another (by default one if they are few, else ``HASH_RANGES``)."""
+    if ranges is None:
+        ranges = 1 if len(values) <= ONE_PASS_MAX else HASH_RANGES
     found: list[pa.Array] = []
-    width = 2**64 // HASH_RANGES
-    for part in range(HASH_RANGES):
+    width = 2**64 // ranges
+    for part in range(ranges):
         low = -(2**63) + part * width
-        in_range = pc.greater_equal(values, low)
-        if part < HASH_RANGES - 1:
-            in_range = pc.and_(in_range, pc.less(values, low + width))
-        chunk = pc.filter(values, in_range)
+        chunk = values
+        if ranges > 1:
+            in_range = pc.greater_equal(values, low)
+            if part < ranges - 1:
+                in_range = pc.and_(in_range, pc.less(values, low + width))
+            chunk = pc.filter(values, in_range)
         if len(pc.unique(chunk)) < len(chunk):
             counts = pc.value_counts(chunk)
             found.append(pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1)))

@@ -150,14 +150,17 @@ def test_a_next_page_carrying_the_key_in_its_query_is_followed_without_it() -> N
 def test_repeated_values_are_found_in_every_range_of_hashes() -> None:
     import pyarrow as pa
 
-    from analytics_assets.api.paginator import HASH_RANGES, repeated_values
+    from analytics_assets.api.paginator import HASH_RANGES, ONE_PASS_MAX, repeated_values
 
     low, high = -(2**63), 2**63 - 1
     width = 2**64 // HASH_RANGES
     edges = [low + part * width for part in range(HASH_RANGES)]  # each range's first value
     values = [low, high, high, *edges, edges[3], edges[3], edges[3], edges[9] - 1, 0, 0, 7]
 
-    repeated = repeated_values(pa.array(values, pa.int64())).to_pylist()
+    for ranges in (HASH_RANGES, None):  # by range, and in one pass (few values)
+        repeated = repeated_values(pa.array(values, pa.int64()), ranges).to_pylist()
 
-    assert sorted(repeated) == sorted({high, edges[3], 0, low})
-    assert repeated_values(pa.array(range(1000), pa.int64())).to_pylist() == []
+        assert sorted(repeated) == sorted({high, edges[3], 0, low})
+    assert repeated_values(pa.array(range(1000), pa.int64()), HASH_RANGES).to_pylist() == []
+    many = pa.array([*range(ONE_PASS_MAX), -5, 2**62, -5, 2**62, 2**62], pa.int64())
+    assert sorted(repeated_values(many).to_pylist()) == [-5, 2**62]  # by range: many values
