@@ -313,7 +313,11 @@ class DuplicateRecord(Fault):
 
     Page 1 gets the first record of page 2 instead, or its own first record if there is no
     page 2; an empty page with nothing to copy is served unchanged. The set of ids is the same.
+    With ``changes`` (top-level keys and values) the copy differs from the first serving, as a
+    record updated while a read pages through it: ``DuplicateRecord({"sent_count": 9})``.
     """
+
+    changes: dict[str, Any] | None = None
 
     def apply(self, page: Page) -> Response:
         body = page.envelope()
@@ -321,7 +325,7 @@ class DuplicateRecord(Fault):
         source = page.records_of(page.number - 1 if page.number > 1 else 2) or rows
         if not source:
             return page.response
-        rows.append(source[0])
+        rows.append({**source[0], **(self.changes or {})})
         return page.with_body(body)
 
 

@@ -35,7 +35,7 @@ from analytics_assets_tests.conftest import (
     step_failure,
     use_api,
 )
-from analytics_assets_tests.expected import expected_rows, select_declared
+from analytics_assets_tests.expected import expected_rows, records_as_rows, select_declared
 
 LEAD_PAGES = 5
 SMALL = {"campaign_leads": 20, "dnc_domains": 10}
@@ -293,6 +293,27 @@ def test_the_same_record_on_two_pages_is_merged_once_and_reported(
     metadata = leads.materialization.metadata
     assert metadata["repeated_rows_removed"].value == 1
     assert metadata["dagster/row_count"].value == len(server.records("leads"))
+
+
+def test_a_record_changed_between_its_two_servings_is_loaded_once_as_one_of_them(
+    server: SandboxServer, warehouse: Path
+) -> None:
+    server.inject("leads", DuplicateRecord({"sent_count": 999, "status": "changed"}), page=3)
+    first = server.records("leads")[100]  # the first record of page 2, again on page 3
+    changed = {**first, "sent_count": 999, "status": "changed"}
+
+    result = run_sync()
+
+    rows = set(query(warehouse, select_declared(LEADS)))
+    others = expected_rows(server, LEADS) - records_as_rows([first], LEADS)
+    kept = rows - others
+    assert len(rows) == len(server.records("leads"))  # one row per id, none lost
+    assert kept in (records_as_rows([first], LEADS), records_as_rows([changed], LEADS))
+    [leads] = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == "leads"
+    ]
+    assert leads.materialization.metadata["repeated_rows_removed"].value == 1
+    assert leads.materialization.metadata["read_complete"].value is False  # the cursor holds
 
 
 def test_a_rate_limited_api_is_paced_without_a_single_429(warehouse: Path) -> None:
