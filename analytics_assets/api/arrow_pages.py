@@ -134,7 +134,7 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
         self._shapes = _objects(table)
         if self.arrow:
             self.schema = arrow_schema(table)
-            self._nested = pa.schema(_nested_fields(table.fields))
+            self._nested = pa.struct(_nested_fields(table.fields))
         self._integers = [column for column in table.columns if column.type == "integer"]
         self._key = [column.name for column in table.columns].index(table.primary_key)
         self._pending: list[pa.Table] = []
@@ -198,15 +198,14 @@ class PagesAsArrow(ItemTransform[Any, dict[str, Any]]):
             if not _integers(_member(objects[column.path[:-1]], column.path[-1])):
                 return None
         try:
-            nested = pa.Table.from_pylist(records, schema=self._nested)
+            # One conversion in C++ for the whole page (from_pylist converts column by column).
+            columns = _leaves(pa.array(records, type=self._nested))
         except ARROW_ERRORS:
             return None
-        while any(pa.types.is_struct(field.type) for field in nested.schema):
-            nested = nested.flatten()  # data -> data.city: the columns come in declared order
-        key = nested.column(self._key)
+        key = columns[self._key]
         if key.null_count or pc.any(pc.equal(pc.utf8_trim_whitespace(key), "")).as_py():
             return None  # a null or empty id: set aside on the record path
-        return pa.Table.from_arrays(nested.columns, schema=self.schema)
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
 
 def set_aside(
@@ -277,6 +276,15 @@ def _is_last_page(item: Any) -> bool:
     """True on the last page, and for any item that is not dlt's ``PageData`` (to be safe)."""
     paginator = getattr(item, "paginator", None)
     return paginator is None or not paginator.has_next_page
+
+
+def _leaves(array: pa.StructArray) -> list[pa.Array]:
+    """The struct's leaf columns in declared order (``data`` -> ``data.city``, ...); a null
+    object makes its members null (``flatten`` applies the parent's validity)."""
+    columns: list[pa.Array] = []
+    for child in array.flatten():
+        columns.extend(_leaves(child) if pa.types.is_struct(child.type) else [child])
+    return columns
 
 
 def _member(parents: list[Any], name: str) -> list[Any]:
