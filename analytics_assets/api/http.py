@@ -151,6 +151,7 @@ class ApiSession(requests.Session):
         self._sleep = sleep
         self._sending = threading.local()  # set while an attempt runs in this thread
         self.max_redirects = MAX_REDIRECTS
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
         adapter = DeadlineAdapter()
         self.mount("http://", adapter)
         self.mount("https://", adapter)
@@ -183,6 +184,21 @@ class ApiSession(requests.Session):
             sleep=self._sleep,
         )
         return retrying(self._attempt, request, **kwargs)
+
+    def merge_environment_settings(
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        """requests' merge, with the environment read once per origin and run: requests reads
+        the proxy variables anew for every request (about 0.15 ms a page, of 0.6 ms the API's
+        answer takes on loopback). A variable changed during a run applies from the next run."""
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = origin(url)
+        merged = self._environment.get(key)
+        if merged is None:
+            merged = super().merge_environment_settings(url, {}, None, None, None)
+            self._environment[key] = merged
+        return {**merged, "proxies": dict(merged["proxies"])}
 
     def _check_origin(self, request: PreparedRequest) -> None:
         url = request.url or ""

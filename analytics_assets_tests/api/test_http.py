@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import threading
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -216,3 +220,75 @@ def test_a_redirect_hop_that_waits_for_the_pace_past_the_deadline_ends_there(
 
     assert time.monotonic() - started < 4
     assert [e.fault for e in server.request_log] == ["Redirect"]  # the hop never left
+
+
+class _ForwardingProxy(BaseHTTPRequestHandler):
+    """A plain HTTP proxy on loopback: records each request line's URL and forwards it."""
+
+    disable_nagle_algorithm = True
+    seen: list[str]
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.seen.append(self.path)  # a proxy is sent the absolute URL
+        target = urlsplit(self.path)
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+        headers = {name: value for name, value in self.headers.items() if name != "Host"}
+        upstream.request("GET", f"{target.path}?{target.query}", headers=headers)
+        answer = upstream.getresponse()
+        body = answer.read()
+        upstream.close()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[str, list[str]]]:
+    seen: list[str] = []
+    handler = type("Recording", (_ForwardingProxy,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_every_request_of_a_session_goes_through_the_environments_proxy(
+    server: SandboxServer, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session reads the proxy variables once per origin, and still applies them to
+    every request to it, not only the first."""
+    proxy_url, seen = proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = _session(server)
+
+    leads = session.get(server.base_url + "leads").json()
+    users = session.get(server.base_url + "users").json()
+
+    assert seen == [server.base_url + "leads", server.base_url + "users"]
+    assert (len(leads["leads"]), len(users["users"])) == (20, 5)
+    assert len(server.request_log) == 2
+
+
+def test_an_explicit_proxy_setting_is_not_replaced_by_the_cached_environment(
+    server: SandboxServer, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy_url, seen = proxy
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    session = _session(server)
+    session.get(server.base_url + "users")  # the environment (no proxy) is now cached
+
+    answer = session.get(server.base_url + "users", proxies={"http": proxy_url})
+
+    assert answer.status_code == 200
+    assert seen == [server.base_url + "users"]
+    assert len(server.request_log) == 2
