@@ -203,7 +203,8 @@ def _sync(
     wait_for_warehouse(settings, warn)  # before any request: a held file fails the step
     with private_workdir(settings, context.run_id) as workdir:
         pipeline = analytics_pipeline(settings, workdir)
-        clear_rejected(pipeline, context.run_id)  # an earlier attempt's, if this is a retry
+        if context.retry_number:  # a first attempt has no earlier attempt's rows to clear
+            clear_rejected(pipeline, context.run_id)
         started = datetime.now(UTC)
         results = list(
             dlt.run(
