@@ -20,7 +20,11 @@ from analytics_assets.warehouse.lock import (
     describe_lock_conflict,
     wait_for_warehouse,
 )
-from analytics_assets.warehouse.pipeline import analytics_pipeline, private_workdir
+from analytics_assets.warehouse.pipeline import (
+    analytics_pipeline,
+    destination_settings_error,
+    private_workdir,
+)
 
 STANDARD_TYPES: dict[FieldType, str] = {
     "string": "VARCHAR",
@@ -144,10 +148,14 @@ def open_warehouse(
     holds it: a check or model step opens one session, and probing first cost as much again.
     """
     with ExitStack() as stack:
-        pipeline = analytics_pipeline(settings, stack.enter_context(private_workdir(settings)))
+        workdir = stack.enter_context(private_workdir(settings))
+        pipeline = analytics_pipeline(settings, workdir, resolve_now=False)
         try:
             client = stack.enter_context(pipeline.sql_client())
         except Exception as error:
+            settings_error = destination_settings_error(settings, error)
+            if settings_error is not None:
+                raise settings_error from None
             # Waits out another process's hold; names a path that is no DuckDB file.
             wait_for_warehouse(settings, log)
             if describe_lock_conflict(error) is None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics_assets.settings import Settings
+from analytics_assets.settings import Settings, SettingsError
 from analytics_assets.warehouse.pipeline import DUCKDB_CONFIG, STALE_WORKDIR_S, private_workdir
 from analytics_assets.warehouse.sql import open_warehouse
-from analytics_assets_tests.conftest import settings_for_test
+from analytics_assets_tests.conftest import configure, settings_for_test
 
 
 def test_a_workdir_is_removed_after_use_and_a_dead_runs_after_two_days(tmp_path: Path) -> None:
@@ -64,3 +64,39 @@ def test_arrow_allocates_through_the_system_allocator_unless_told_otherwise(
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
     assert done.stdout.strip() == backend, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "first_line"),
+    [
+        (
+            {"ANALYTICS_DESTINATION": "nosuchwarehouse"},
+            "the warehouse destination 'nosuchwarehouse' (ANALYTICS_DESTINATION) is not usable: "
+            "Destination 'nosuchwarehouse'",
+        ),
+        (
+            {
+                "ANALYTICS_DESTINATION": "postgres",
+                "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://analytics@127.0.0.1:1/x",
+            },
+            "the warehouse destination 'postgres' (ANALYTICS_DESTINATION) is not usable: Missing "
+            "1 field(s) in configuration `PostgresClientConfiguration`: `credentials`",
+        ),
+    ],
+)
+def test_a_check_or_model_session_names_a_bad_destination_setting(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], first_line: str
+) -> None:
+    """Check and model steps resolve the destination once, in their first query's session:
+    a bad setting still fails as a SettingsError saying what to fix, and nothing waits."""
+    credentials = "DESTINATION__POSTGRES__CREDENTIALS"  # dlt's own configuration: a variable
+    if credentials in environ:
+        monkeypatch.setenv(credentials, environ[credentials])
+    configure(**{name: value for name, value in environ.items() if name != credentials})
+
+    started = time.monotonic()
+    with pytest.raises(SettingsError) as raised, open_warehouse(settings_for_test()):
+        pass
+
+    assert str(raised.value).startswith(first_line)
+    assert time.monotonic() - started < 5  # no wait for a warehouse lock
