@@ -10,6 +10,7 @@ Run as a child: ``python -m benchmarks.project --base-url URL --workdir D --out 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,24 @@ CHECKS_STEPS = "analytics_api_"  # one step per raw table: analytics_api_<table>
 MODELS_STEPS = "analytics_models_"  # one step per model: analytics_models_<name>
 
 
-def _remember_the_sync_pipeline() -> list[Any]:
+def rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _remember_the_sync_pipeline(rss_at_start: list[float]) -> list[Any]:
     """The ingest step's dlt pipelines, as it creates them (its working directory is removed
-    with the run; the pipeline object, its trace included, stays in this process)."""
+    with the run; the pipeline object, its trace included, stays in this process), and the
+    process's resident memory when the first is created: the run's, before any request."""
     from analytics_assets.ingest import assets
 
     created: list[Any] = []
     make = assets.analytics_pipeline
 
     def remembered(*args: Any, **kwargs: Any) -> Any:
+        if not created:
+            rss_at_start.append(rss_mb())
         created.append(make(*args, **kwargs))
         return created[-1]
 
@@ -46,7 +56,8 @@ def run_job() -> dict[str, Any]:
 
     from analytics_assets.definitions import defs
 
-    pipelines = _remember_the_sync_pipeline()
+    rss_at_start: list[float] = []
+    pipelines = _remember_the_sync_pipeline(rss_at_start)
 
     job = defs.resolve_job_def("analytics_api_sync")
     started = time.perf_counter()
@@ -70,6 +81,7 @@ def run_job() -> dict[str, Any]:
         "models_s": models,
         "steps": steps,
         "phases": phases,
+        "rss_at_sync_start_mb": rss_at_start[0] if rss_at_start else None,
         "rows": {name: count for name, count in rows.items() if not name.startswith("_dlt")},
     }
 

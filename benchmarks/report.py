@@ -52,6 +52,13 @@ def contender_summary(runs: list[ChildResult]) -> dict[str, Any]:
         values = [run.payload[key] for run in runs if key in run.payload]
         if values:
             summary[key] = statistics.median(values)
+    at_start = [
+        run.payload["rss_at_sync_start_mb"]
+        for run in runs
+        if run.payload.get("rss_at_sync_start_mb")
+    ]
+    if at_start:
+        summary["rss_at_sync_start_mb"] = statistics.median(at_start)
     steps = [run.payload["steps"] for run in runs if "steps" in run.payload]
     if steps:
         summary["steps"] = {key: statistics.median(s[key] for s in steps) for key in steps[0]}
@@ -66,6 +73,10 @@ def summarize(leads: int, runs: dict[str, list[ChildResult]]) -> dict[str, Any]:
             summary[name] = contender_summary(contender_runs)
     project, floor = summary["project"], summary["floor"]
     summary["project_x_floor"] = project["wall_s"] / floor["wall_s"]
+    # dlt's phases follow each other: whatever the extract costs, the run takes at least the
+    # floor's reading plus its own normalize, load and checks.
+    after_reading = sum(project["phases"].get(p, 0.0) for p in ("normalize", "load", "checks"))
+    summary["floor_plus_after_reading_x_floor"] = 1 + after_reading / floor["wall_s"]
     summary["checks_share"] = project["phases"].get("checks", 0.0) / project["wall_s"]
     if "seed_default" in summary:
         summary["seed_default_x_project"] = summary["seed_default"]["wall_s"] / project["wall_s"]
@@ -99,7 +110,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = [
         (
             "project <= 2.0 x floor (at 1M)",
-            f"{largest['project_x_floor']:.2f} x at {largest['leads']:,}",
+            f"{largest['project_x_floor']:.2f} x at {largest['leads']:,} (the floor plus this "
+            "run's normalize, load and checks alone: "
+            f"{largest.get('floor_plus_after_reading_x_floor', float('nan')):.2f} x)",
             largest["project_x_floor"] <= 2.0,
         ),
         (
@@ -111,7 +124,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         (
             "peak RSS <= 300 MB",
-            ", ".join(f"{v:.0f} MB at {n:,}" for n, v in sorted(rss.items())),
+            ", ".join(f"{v:.0f} MB at {n:,}" for n, v in sorted(rss.items()))
+            + _at_sync_start(runs),
             max(rss.values()) <= 300,
         ),
     ]
@@ -128,6 +142,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "rate_limited" in results:
         out += _scenario_targets(results)
     return [{"target": t, "measured": m, "met": met} for t, m, met in out]
+
+
+def _at_sync_start(runs: dict[int, dict[str, Any]]) -> str:
+    """What the job held when its sync step began, before any request (if measured)."""
+    held = [
+        f"{run['project']['rss_at_sync_start_mb']:.0f} MB"
+        for _, run in sorted(runs.items())
+        if "rss_at_sync_start_mb" in run["project"]
+    ]
+    if not held:
+        return ""
+    return f" (held when the sync step began, before any request: {', '.join(held)})"
 
 
 def _scenario_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
