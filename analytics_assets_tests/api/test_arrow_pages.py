@@ -14,7 +14,7 @@ from dlt.sources.helpers.rest_client.client import PageData
 from analytics_assets.api.arrow_pages import PagesAsArrow, arrow_schema
 from analytics_assets.api.paginator import NextPagePaginator
 from analytics_assets.api.records import RejectedRecords
-from analytics_assets.schema import LEADS
+from analytics_assets.schema import LEADS, Field, Table
 from analytics_assets_tests.api.test_records import LEAD
 
 
@@ -98,3 +98,59 @@ def test_an_empty_id_takes_the_record_path_and_is_set_aside() -> None:
 
     assert out is page and [record["id"] for record in out] == ["l_1"]
     assert [(row["position"], row["reason"]) for row in rejected.rows] == [(0, "id is empty")]
+
+
+NESTED = Table(
+    name="nested",
+    description="A table with a nullable object inside a nullable object.",
+    fields=(
+        Field("id", "string", False, "Id."),
+        Field(
+            "owner",
+            "object",
+            True,
+            "Owner.",
+            fields=(
+                Field("name", "string", True, "Name."),
+                Field(
+                    "team",
+                    "object",
+                    True,
+                    "Team.",
+                    fields=(Field("size", "integer", True, "Size."),),
+                ),
+            ),
+        ),
+        Field("active", "boolean", True, "Active."),
+    ),
+)
+
+
+def test_a_null_or_missing_object_makes_all_its_columns_null_at_every_depth() -> None:
+    records = [
+        {"id": "a", "owner": {"name": "Ann", "team": {"size": 3}}, "active": True},
+        {"id": "b", "owner": None, "active": False},
+        {"id": "c", "owner": {"name": "Cy", "team": None}},
+        {"id": "d", "owner": {"team": {}}, "active": None},
+    ]
+
+    table = PagesAsArrow(NESTED)(_page(records))
+
+    assert table.schema == arrow_schema(NESTED)
+    assert table.column_names == ["id", "owner__name", "owner__team__size", "active"]
+    assert table.to_pylist() == [
+        {"id": "a", "owner__name": "Ann", "owner__team__size": 3, "active": True},
+        {"id": "b", "owner__name": None, "owner__team__size": None, "active": False},
+        {"id": "c", "owner__name": "Cy", "owner__team__size": None, "active": None},
+        {"id": "d", "owner__name": None, "owner__team__size": None, "active": None},
+    ]
+
+
+def test_a_float_in_an_integer_field_inside_an_object_takes_the_record_path() -> None:
+    records = [{"id": "a", "owner": {"name": "Ann", "team": {"size": 2.5}}, "active": True}]
+    step = PagesAsArrow(NESTED)
+
+    out = step(_page(records))
+
+    assert out == records  # as records: dlt's normal path types it (a variant column)
+    assert (step.arrow_pages, step.record_pages) == (0, 1)
