@@ -22,6 +22,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -102,12 +103,16 @@ class Status(Fault):
     """Answer ``code`` with the API's error envelope (or ``body``) plus ``headers``.
 
     Headers given here override the rate limiter's, so a test can send its own
-    ``X-RateLimit-Reset``. Typical: ``Status(429, {"Retry-After": "3"})``.
+    ``X-RateLimit-Reset``. ``reset_in_s`` sets ``X-RateLimit-Reset`` when the answer is
+    served: that many seconds later, rounded up to the whole epoch second the API sends (a
+    reset fixed when the fault is injected shrinks by however long the client takes to come).
+    Typical: ``Status(429, {"Retry-After": "3"})``, ``Status(429, reset_in_s=4)``.
     """
 
     code: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    reset_in_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.code <= 599:
@@ -119,7 +124,10 @@ class Status(Fault):
             fallback = "api_error" if self.code >= 500 else "invalid_request_error"
             reason, message = _REASONS.get(self.code, (fallback, "The request failed."))
             body = pages.render_error(reason, message)
-        return Response(self.code, body, {**page.response.headers, **self.headers})
+        headers = {**page.response.headers, **self.headers}
+        if self.reset_in_s is not None:
+            headers["X-RateLimit-Reset"] = str(math.ceil(time.time() + self.reset_in_s))
+        return Response(self.code, body, headers)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import math
 import socket
 import threading
 import time
@@ -147,6 +148,24 @@ def test_status_sends_the_given_headers_and_body(
     assert (second.status_code, second.headers["X-RateLimit-Reset"]) == (429, reset)
     assert "Retry-After" not in second.headers
     assert (third.status_code, third.content) == (503, b"upstream down")
+
+
+def test_status_sets_the_reset_when_it_answers(
+    session: requests.Session, sandbox: SandboxServer
+) -> None:
+    sandbox.inject("leads", Status(429, reset_in_s=4))
+    sandbox.inject("leads", Status(429, reset_in_s=4))
+    before = time.time()
+    first = get(session, sandbox, "leads")
+    time.sleep(1.0)  # the second answer's reset is counted from when it is served
+    served = time.time()
+    second = get(session, sandbox, "leads")
+    after = time.time()
+
+    first_reset = int(first.headers["X-RateLimit-Reset"])
+    second_reset = int(second.headers["X-RateLimit-Reset"])
+    assert before + 4 <= first_reset <= math.ceil(served + 4)
+    assert served + 4 <= second_reset <= math.ceil(after + 4)
 
 
 def test_status_rejects_a_success_code() -> None:
