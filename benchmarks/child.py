@@ -35,7 +35,8 @@ class ChildResult:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _rss_kb(pid: int) -> int:
+def rss_kb(pid: int) -> int:
+    """Resident memory of process ``pid`` (``VmRSS``), in kB; 0 if it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -61,7 +62,7 @@ def tree_rss_kb(pid: int) -> int:
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
-        total += _rss_kb(current)
+        total += rss_kb(current)
         todo.extend(_children(current))
     return total
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.child import write_payload
+from benchmarks.child import rss_kb, write_payload
 from benchmarks.env import point_at_sandbox
 from benchmarks.features import disable, enable
 from benchmarks.phases import dagster_step_seconds, dlt_phases
@@ -23,12 +23,6 @@ from benchmarks.phases import dagster_step_seconds, dlt_phases
 RAW_STEP = "analytics_api_raw"
 CHECKS_STEPS = "analytics_api_"  # one step per raw table: analytics_api_<table>_checks
 MODELS_STEPS = "analytics_models_"  # one step per model: analytics_models_<name>
-
-
-def rss_mb() -> float:
-    """This process's resident memory now, in MB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _remember_the_sync_pipeline(rss_at_start: list[float]) -> list[Any]:
@@ -42,7 +36,7 @@ def _remember_the_sync_pipeline(rss_at_start: list[float]) -> list[Any]:
 
     def remembered(*args: Any, **kwargs: Any) -> Any:
         if not created:
-            rss_at_start.append(rss_mb())
+            rss_at_start.append(rss_kb(os.getpid()) / 1024)
         created.append(make(*args, **kwargs))
         return created[-1]
 
@@ -75,13 +69,14 @@ def run_job() -> dict[str, Any]:
         if step.startswith(CHECKS_STEPS) and step.endswith("_checks")
     )
     models = sum(seconds for step, seconds in steps.items() if step.startswith(MODELS_STEPS))
+    measured = {"rss_at_sync_start_mb": rss_at_start[0]} if rss_at_start else {}
     return {
+        **measured,
         "job_s": wall,
         "wall_s": wall - models,  # the sync and its checks; the models are reported apart
         "models_s": models,
         "steps": steps,
         "phases": phases,
-        "rss_at_sync_start_mb": rss_at_start[0] if rss_at_start else None,
         "rows": {name: count for name, count in rows.items() if not name.startswith("_dlt")},
     }
 

@@ -48,17 +48,10 @@ def contender_summary(runs: list[ChildResult]) -> dict[str, Any]:
         "peak_tree_rss_mb": max(run.peak_tree_rss_mb for run in runs),
         "phases": {name: value for name, value in phases.items() if value is not None},
     }
-    for key in ("models_s", "import_s", "job_s"):
+    for key in ("models_s", "import_s", "job_s", "rss_at_sync_start_mb"):
         values = [run.payload[key] for run in runs if key in run.payload]
         if values:
             summary[key] = statistics.median(values)
-    at_start = [
-        run.payload["rss_at_sync_start_mb"]
-        for run in runs
-        if run.payload.get("rss_at_sync_start_mb")
-    ]
-    if at_start:
-        summary["rss_at_sync_start_mb"] = statistics.median(at_start)
     steps = [run.payload["steps"] for run in runs if "steps" in run.payload]
     if steps:
         summary["steps"] = {key: statistics.median(s[key] for s in steps) for key in steps[0]}
